@@ -1,0 +1,115 @@
+"""Live upstream clients. Each turns transport failures into one-line SourceErrors."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import arxiv
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from digest.services.sources.arxiv_feed import record_from_result
+from digest.services.sources.records import PaperRecord, SourceError
+
+
+def http_session(*, user_agent: str, retries: int = 3) -> requests.Session:
+    """A session that retries transient answers with backoff and honours Retry-After."""
+    retry = Retry(
+        total=retries,
+        backoff_factor=1.0,
+        backoff_max=60,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.headers["User-Agent"] = user_agent
+    return session
+
+
+def arxiv_query(categories: list[str]) -> str:
+    return " OR ".join(f"cat:{category}" for category in categories)
+
+
+def iter_arxiv_records(
+    *,
+    api_url: str,
+    categories: list[str],
+    page_size: int,
+    delay_seconds: float,
+    num_retries: int,
+    max_results: int,
+) -> Iterator[PaperRecord]:
+    """Newest submissions first, through `arxiv.Client` (its pacing, paging and retries)."""
+    client = arxiv.Client(
+        page_size=page_size, delay_seconds=max(3.0, delay_seconds), num_retries=num_retries
+    )
+    client.query_url_format = api_url + "?{}"
+    search = arxiv.Search(
+        query=arxiv_query(categories),
+        max_results=max_results,
+        sort_by=arxiv.SortCriterion.SubmittedDate,
+        sort_order=arxiv.SortOrder.Descending,
+    )
+    try:
+        for result in client.results(search):
+            yield record_from_result(result)
+    except arxiv.HTTPError as exc:
+        raise SourceError("arxiv", f"HTTP {exc.status} after {exc.retry + 1} tries") from exc
+    except arxiv.UnexpectedEmptyPageError as exc:
+        problem = f"empty page mid-pagination after {exc.retry + 1} tries"
+        raise SourceError("arxiv", problem) from exc
+    except requests.RequestException as exc:
+        raise SourceError("arxiv", f"network error: {type(exc).__name__}") from exc
+
+
+def _get(session: requests.Session, url: str, *, source: str, **kwargs) -> requests.Response:
+    try:
+        response = session.get(url, **kwargs)
+    except requests.RequestException as exc:
+        raise SourceError(source, f"network error: {type(exc).__name__} for {url}") from exc
+    return response
+
+
+def fetch_daily_papers(
+    *, session: requests.Session, api_url: str, day: date, timeout: float
+) -> bytes:
+    url = f"{api_url}/api/daily_papers"
+    response = _get(
+        session, url, source="huggingface", params={"date": day.isoformat()}, timeout=timeout
+    )
+    if response.status_code != 200:
+        raise SourceError("huggingface", f"HTTP {response.status_code} for {response.url}")
+    return response.content
+
+
+@dataclass(frozen=True)
+class RepoStars:
+    stars: int | None
+    # Set when GitHub's rate limit is spent: no request should be made before this time.
+    rate_limited_until: datetime | None = None
+
+
+def fetch_repo_stars(
+    *, session: requests.Session, api_url: str, owner: str, name: str, token: str, timeout: float
+) -> RepoStars:
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    url = f"{api_url}/repos/{owner}/{name}"
+    response = _get(session, url, source="github", headers=headers, timeout=timeout)
+    if response.status_code in (403, 429) and response.headers.get("X-RateLimit-Remaining") == "0":
+        reset = int(response.headers.get("X-RateLimit-Reset", "0"))
+        return RepoStars(stars=None, rate_limited_until=datetime.fromtimestamp(reset, tz=UTC))
+    if response.status_code == 404:
+        return RepoStars(stars=None)
+    if response.status_code != 200:
+        raise SourceError("github", f"HTTP {response.status_code} for {url}")
+    try:
+        return RepoStars(stars=int(response.json()["stargazers_count"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SourceError("github", f"unexpected answer for {url}") from exc

@@ -1,0 +1,139 @@
+"""Ingestion entry points: live fetches and replays, each logged as an IngestionRun.
+
+Live and replayed documents go through the same parsers and the same upserts.
+"""
+
+import socket
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from itertools import islice, takewhile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils import timezone
+
+from digest.services.sources import clients
+from digest.services.sources.huggingface import parse_daily_papers
+from digest.services.sources.ingest import (
+    Counts,
+    Outcome,
+    add_counts,
+    recorded_run,
+    store_papers,
+    upsert_daily_papers,
+)
+from digest.services.sources.recorded import parse_recorded, recorded_files
+from digest.services.sources.records import PaperRecord, ParsedPage, SourceError
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class RunReport:
+    source: str
+    origin: str
+    counts: Counts
+    problem: str | None = None
+
+
+def _batches(records: Iterable[PaperRecord], size: int) -> Iterator[list[PaperRecord]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _store_page(page: ParsedPage) -> Counts:
+    if page.source == "huggingface":
+        return upsert_daily_papers(page.records)
+    return Counts.of(store_papers(page.records).values())
+
+
+def replay_file(*, path: Path, progress: Progress | None = None) -> RunReport:
+    """Feed one recorded response through the live parsing and upsert code."""
+    origin = str(path)
+    source = "replay"
+    try:
+        with recorded_run(source=source, origin=origin) as run:
+            page = parse_recorded(path.read_bytes())
+            run.source = source = page.source
+            counts = _store_page(page)
+            add_counts(run, counts)
+            run.error = page.problem or ""
+            if progress:
+                progress(len(page.records))
+    except SourceError as exc:
+        return RunReport(source=exc.source, origin=origin, counts=Counts(), problem=exc.problem)
+    return RunReport(source=source, origin=origin, counts=counts, problem=page.problem)
+
+
+def replay(*, paths: list[Path], progress: Progress | None = None) -> list[RunReport]:
+    return [replay_file(path=path, progress=progress) for path in recorded_files(paths)]
+
+
+def _unchanged_tail(outcomes: Iterable[str], known_so_far: int) -> int:
+    """How many already-known papers end the stream so far (newest first)."""
+    for outcome in outcomes:
+        known_so_far = known_so_far + 1 if outcome == Outcome.UNCHANGED else 0
+    return known_so_far
+
+
+def fetch_arxiv(*, since: date | None = None, progress: Progress | None = None) -> RunReport:
+    """Newest arXiv submissions in our categories, until we reach papers we already have
+    (or papers older than `since`). Each page is stored as it arrives."""
+    records = clients.iter_arxiv_records(
+        api_url=settings.ARXIV_API_URL,
+        categories=settings.ARXIV_CATEGORIES,
+        page_size=settings.ARXIV_PAGE_SIZE,
+        delay_seconds=settings.ARXIV_DELAY_SECONDS,
+        num_retries=settings.ARXIV_NUM_RETRIES,
+        max_results=settings.ARXIV_MAX_RESULTS,
+    )
+    if since:
+        records = takewhile(lambda record: record.published.date() >= since, records)
+    counts, known = Counts(), 0
+    with recorded_run(source="arxiv", origin=settings.ARXIV_API_URL) as run:
+        for batch in _batches(records, settings.ARXIV_PAGE_SIZE):
+            outcomes = store_papers(batch)
+            batch_counts = Counts.of(outcomes.values())
+            add_counts(run, batch_counts)
+            counts.add(batch_counts)
+            if progress:
+                progress(len(batch))
+            known = _unchanged_tail(outcomes.values(), known)
+            if known >= settings.ARXIV_STOP_AFTER_KNOWN:
+                break
+    return RunReport(source="arxiv", origin=settings.ARXIV_API_URL, counts=counts)
+
+
+def fetch_huggingface(*, day: date | None = None, progress: Progress | None = None) -> RunReport:
+    """The Daily Papers of one day (today, UTC, by default)."""
+    day = day or timezone.now().date()
+    origin = f"{settings.HF_API_URL}/api/daily_papers?date={day.isoformat()}"
+    with recorded_run(source="huggingface", origin=origin) as run:
+        session = clients.http_session(user_agent=settings.HTTP_USER_AGENT)
+        content = clients.fetch_daily_papers(
+            session=session,
+            api_url=settings.HF_API_URL,
+            day=day,
+            timeout=settings.HTTP_TIMEOUT_SECONDS,
+        )
+        page = parse_daily_papers(content, day=day)
+        counts = upsert_daily_papers(page.records)
+        add_counts(run, counts)
+        run.error = page.problem or ""
+        if progress:
+            progress(len(page.records))
+    return RunReport(source="huggingface", origin=origin, counts=counts, problem=page.problem)
+
+
+def upstream_reachable(url: str, *, timeout: float = 3.0) -> bool:
+    """A quick TCP connect, so that an offline machine is told so at once."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

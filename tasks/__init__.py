@@ -1,0 +1,3 @@
+from tasks.celery import app
+
+__all__ = ["app"]

@@ -1,0 +1,176 @@
+"""Shared fixtures: recorded upstream data, a loopback upstream server, service checks."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ARXIV_PAGES = sorted((DATA_DIR / "arxiv").glob("cs_query_start*.xml"))
+ARXIV_RECORDED_JSON = DATA_DIR / "arxiv" / "query_testing_m100.recorded.json"
+ARXIV_RSS_TRUNCATED = DATA_DIR / "arxiv-rss" / "cs.AI_2025-08-20.truncated.xml"
+HF_DAILY = DATA_DIR / "huggingface" / "daily_papers_2026-06-12.json"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not DATA_DIR.is_dir():
+        pytest.exit(f"recorded data missing: {DATA_DIR} (the shared/ folder beside the repo)", 1)
+    if not settings.configured:  # pure tests run with `-p no:django`
+        return
+    database = settings.DATABASES["default"]
+    if "postgresql" in database["ENGINE"]:
+        require_service("PostgreSQL", database.get("HOST") or "127.0.0.1", database.get("PORT"))
+
+
+def require_service(name: str, host: str, port: int | str | None) -> None:
+    """Fail loudly, naming the service, instead of letting a test skip or hang."""
+    try:
+        with socket.create_connection((host, int(port or 0)), timeout=3):
+            return
+    except OSError as exc:
+        pytest.exit(f"{name} is not reachable at {host}:{port} ({exc}); start it first", 1)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/15")
+    parts = urlsplit(url)
+    require_service("Redis", parts.hostname, parts.port or 6379)
+    return url
+
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Upstream:
+    """A real HTTP server on loopback that answers like arXiv / Hugging Face / GitHub would,
+    from recorded responses. `routes` maps a path to a function of the query parameters."""
+
+    url: str
+    routes: dict[str, Callable[[dict[str, list[str]]], Response]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    state = Upstream(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            state.requests.append(self.path)
+            route = state.routes.get(parts.path)
+            status, headers, body = (
+                route(parse_qs(parts.query)) if route else (404, {}, b"not found")
+            )
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def arxiv_pages_route(params: dict[str, list[str]]) -> Response:
+    """The three recorded export-API pages, served by their `start` parameter."""
+    start = int(params.get("start", ["0"])[0])
+    page = DATA_DIR / "arxiv" / f"cs_query_start{start}.xml"
+    if not page.exists():
+        return 200, {"Content-Type": "application/atom+xml"}, _empty_feed()
+    return 200, {"Content-Type": "application/atom+xml"}, page.read_bytes()
+
+
+def _empty_feed() -> bytes:
+    # What arXiv answers past the last result: the feed header with no entry.
+    head = ARXIV_PAGES[0].read_bytes().split(b"<entry>")[0]
+    return head + b"</feed>\n"
+
+
+@pytest.fixture
+def arxiv_upstream(upstream: Upstream, settings) -> Upstream:
+    upstream.routes["/api/query"] = arxiv_pages_route
+    settings.ARXIV_API_URL = f"{upstream.url}/api/query"
+    settings.ARXIV_PAGE_SIZE = 100
+    settings.ARXIV_MAX_RESULTS = 300
+    return upstream
+
+
+@pytest.fixture
+def hf_upstream(upstream: Upstream, settings) -> Upstream:
+    upstream.routes["/api/daily_papers"] = lambda params: (
+        200,
+        {"Content-Type": "application/json"},
+        HF_DAILY.read_bytes(),
+    )
+    settings.HF_API_URL = upstream.url
+    return upstream
+
+
+@pytest.fixture
+def subprocess_env(transactional_db) -> dict[str, str]:
+    """Environment for a child process (a worker, a command) that uses the test database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.fail("tests with child processes need PostgreSQL: set DATABASE_URL")
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "digest.settings"}
+
+
+@pytest.fixture
+def start_worker(subprocess_env, redis_url):
+    """Start real Celery worker processes on Redis; each is stopped after the test."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    workers: list[subprocess.Popen] = []
+
+    def start(*, queues: str = "celery", env: dict[str, str] | None = None) -> subprocess.Popen:
+        command = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P", "solo"]
+        command += ["-Q", queues, "--without-gossip", "--without-mingle", "-l", "warning"]
+        environment = {**subprocess_env, "CELERY_BROKER_URL": redis_url, **(env or {})}
+        workers.append(subprocess.Popen(command, cwd=ROOT, env=environment))
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float = 60, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,101 @@
+"""Live fetching through the real clients, against a loopback server replaying recordings."""
+
+import time
+from datetime import date
+
+import pytest
+
+from digest.models import CodeLink, IngestionRun, Paper, TrendingSignal
+from digest.services.sources.fetch import fetch_arxiv, fetch_huggingface
+from digest.services.sources.records import SourceError
+from digest.services.sources.stars import refresh_stars
+
+pytestmark = pytest.mark.django_db
+
+
+def test_arxiv_pages_through_the_arxiv_client_newest_first(arxiv_upstream):
+    started = time.monotonic()
+    report = fetch_arxiv()
+    elapsed = time.monotonic() - started
+
+    assert (report.counts.new, report.counts.updated) == (300, 0)
+    assert Paper.objects.count() == 300
+    starts = [path.split("start=")[1].split("&")[0] for path in arxiv_upstream.requests]
+    assert starts == ["0", "100", "200"]
+    assert "sortBy=submittedDate" in arxiv_upstream.requests[0]
+    assert "cat%3Acs.AI+OR+cat%3Acs.LG" in arxiv_upstream.requests[0]
+    # arXiv's terms: at most one request every 3 seconds.
+    assert elapsed >= 2 * 3
+    assert IngestionRun.objects.get().status == IngestionRun.Status.OK
+
+
+def test_arxiv_fetch_stops_once_it_reaches_papers_it_has(arxiv_upstream, settings):
+    settings.ARXIV_STOP_AFTER_KNOWN = 25
+    fetch_arxiv()
+    arxiv_upstream.requests.clear()
+    report = fetch_arxiv()
+    assert report.counts.new == 0
+    assert len(arxiv_upstream.requests) == 1
+
+
+def test_arxiv_fetch_stops_at_since(arxiv_upstream):
+    report = fetch_arxiv(since=date(2025, 12, 15))
+    oldest = Paper.objects.order_by("published").first().published.date()
+    assert oldest >= date(2025, 12, 15)
+    assert 0 < report.counts.new < 300
+
+
+def test_arxiv_http_errors_are_one_line_and_keep_stored_papers(arxiv_upstream, settings):
+    settings.ARXIV_NUM_RETRIES = 0
+    fetch_arxiv()
+    arxiv_upstream.routes["/api/query"] = lambda params: (503, {}, b"Service Unavailable")
+    with pytest.raises(SourceError, match=r"^arxiv: HTTP 503 after 1 tries$"):
+        fetch_arxiv()
+    assert Paper.objects.count() == 300
+    failed = IngestionRun.objects.get(status=IngestionRun.Status.FAILED)
+    assert failed.error == "arxiv: HTTP 503 after 1 tries"
+
+
+def test_huggingface_daily_papers_by_date(hf_upstream):
+    report = fetch_huggingface(day=date(2026, 6, 12))
+    assert report.counts.new == 30
+    assert hf_upstream.requests == ["/api/daily_papers?date=2026-06-12"]
+    assert TrendingSignal.objects.filter(featured_on=date(2026, 6, 12)).count() == 30
+    assert CodeLink.objects.filter(source=CodeLink.Source.HF).count() == 16
+
+
+def test_huggingface_answering_html_fails_clearly(upstream, settings):
+    settings.HF_API_URL = upstream.url
+    upstream.routes["/api/daily_papers"] = lambda params: (200, {}, b"<!DOCTYPE html><html>")
+    with pytest.raises(SourceError, match="huggingface: expected JSON, got HTML"):
+        fetch_huggingface(day=date(2026, 6, 12))
+    assert IngestionRun.objects.get().status == IngestionRun.Status.FAILED
+
+
+def test_star_refresh_reads_github_and_stops_at_the_rate_limit(hf_upstream, settings):
+    fetch_huggingface(day=date(2026, 6, 12))
+    settings.GITHUB_API_URL = hf_upstream.url
+    settings.GITHUB_TOKEN = "test-token"
+    links = list(CodeLink.objects.filter(host="github.com").order_by("id"))
+    served = []
+
+    def repo(path_link):
+        def answer(params):
+            if len(served) >= 3:
+                reset = str(int(time.time()) + 600)
+                headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+                return 403, headers, b'{"message": "API rate limit exceeded"}'
+            served.append(path_link)
+            return 200, {}, b'{"stargazers_count": %d}' % ((path_link.stars or 0) + 7)
+
+        return answer
+
+    for link in links:
+        hf_upstream.routes[f"/repos/{link.owner}/{link.name}"] = repo(link)
+    outcome = refresh_stars(limit=10)
+    assert outcome.checked == 3
+    assert outcome.rate_limited_until is not None
+    for link in served:
+        link.refresh_from_db()
+        assert link.snapshots.count() == (2 if link.source == CodeLink.Source.HF else 1)
+
