@@ -1,5 +1,6 @@
 """The data model: papers, their code links, trending signals and the ingestion log."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -41,6 +42,12 @@ class Paper(models.Model):
     )
     first_seen_at = models.DateTimeField(auto_now_add=True)
     changed_at = models.DateTimeField(auto_now=True)
+    # Moderation: a hidden paper is never shown, searched, fed or mailed; a featured one is
+    # pinned to the top of its day; a flagged one waits in the moderation queue.
+    hidden = models.BooleanField(default=False, db_index=True)
+    featured_on = models.DateField(null=True, blank=True, db_index=True)
+    flagged = models.BooleanField(default=False, db_index=True)
+    flag_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-published", "-arxiv_id"]
@@ -73,6 +80,11 @@ class CodeLink(models.Model):
     stars = models.PositiveIntegerField(null=True, blank=True)
     stars_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set on admin corrections: who changed the link and why.
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    change_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["paper", "id"]
@@ -150,3 +162,184 @@ class IngestionRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} run {self.pk} ({self.status})"
+
+
+class PaperEmbedding(models.Model):
+    """A paper's unit-normalised float32 vector under one model (raw bytes: works on SQLite and
+    PostgreSQL alike; search loads them into one contiguous matrix)."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="embeddings")
+    model_name = models.CharField(max_length=255)
+    dim = models.PositiveSmallIntegerField()
+    vector = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["paper", "model_name"], name="embedding_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.paper_id} under {self.model_name}"
+
+
+class TrendingScore(models.Model):
+    """The latest trending score of a paper, with the parts that add up to it."""
+
+    paper = models.OneToOneField(
+        Paper, on_delete=models.CASCADE, primary_key=True, related_name="trending"
+    )
+    score = models.FloatField(db_index=True)
+    parts = models.JSONField(default=dict)
+    why = models.TextField(blank=True, help_text="The explanation shown on pages and in emails")
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.paper_id}: {self.score:.3f}"
+
+
+class Subscriber(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for confirmation"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+    email = models.EmailField(unique=True, help_text="Stored lower-cased")
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    interests = models.TextField(blank=True, help_text="Free-text topics")
+    categories = models.JSONField(default=list, blank=True, help_text="arXiv categories")
+    delivery_hour = models.PositiveSmallIntegerField(default=8)
+    timezone = models.CharField(max_length=64, default="UTC")
+    digest_size = models.PositiveSmallIntegerField(default=10)
+    # Cached interest vector (float32 bytes) and the model it was computed with.
+    interest_vector = models.BinaryField(null=True, blank=True)
+    interest_model = models.CharField(max_length=255, blank=True)
+    # Random secret for the personal feed; replacing it revokes old feed URLs.
+    feed_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    hard_bounces = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class PaperFeedback(models.Model):
+    """A reader's "more like this" / "less like this" on a paper; moves their interests."""
+
+    class Kind(models.TextChoices):
+        LIKE = "like", "More like this"
+        DISLIKE = "dislike", "Less like this"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="feedback")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="feedback")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "paper"], name="feedback_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} {self.kind}s {self.paper_id}"
+
+
+class Delivery(models.Model):
+    """At most one digest per subscriber per local date: the unique constraint is the lock."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        # The SMTP server may have accepted it before we recorded so: review, never resend.
+        AMBIGUOUS = "ambiguous", "Needs review"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    local_date = models.DateField()
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    subject = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-local_date", "subscriber"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "local_date"], name="one_digest_per_local_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} {self.local_date} ({self.state})"
+
+
+class DeliveryItem(models.Model):
+    """A paper in a delivered digest, with why it was picked; also "already sent" history."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="items")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    score = models.FloatField()
+    why = models.TextField()
+
+    class Meta:
+        ordering = ["delivery", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "paper"], name="delivery_item_unique")
+        ]
+        indexes = [models.Index(fields=["paper"], name="delivery_item_paper")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}#{self.position}: {self.paper_id}"
+
+
+class AuditLog(models.Model):
+    """Every moderation action: who, when, what, before and after. Never edited."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target_type}"
+
+
+class ProblemReport(models.Model):
+    """A reader's "report a problem" on a paper page."""
+
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="reports")
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"report on {self.paper_id}"

