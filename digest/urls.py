@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import path
 
-from digest import views
+from digest.views import papers
 
 urlpatterns = [
-    path("", views.paper_list, name="paper-list"),
+    path("", papers.paper_list, name="paper-list"),
     path("admin/", admin.site.urls),
 ]
