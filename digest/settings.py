@@ -100,6 +100,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve from the app folders too, so a checkout works before `collectstatic`.
+WHITENOISE_USE_FINDERS = True
 
 # --- Email: SMTP when EMAIL_HOST is set, otherwise files in a local outbox folder ---
 EMAIL_HOST = os.getenv("EMAIL_HOST", "")

@@ -4,6 +4,8 @@ from django.urls import path
 from digest.views import papers
 
 urlpatterns = [
-    path("", papers.paper_list, name="paper-list"),
+    path("", papers.trending, name="trending"),
+    path("papers/<path:arxiv_id>/", papers.paper_detail, name="paper-detail"),
+    path("search", papers.search, name="search"),
     path("admin/", admin.site.urls),
 ]

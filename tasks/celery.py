@@ -6,7 +6,7 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digest.settings")
 
-app = Celery("digest", include=["tasks.ingest"])
+app = Celery("digest", include=["tasks.ingest", "tasks.embed", "tasks.ranking"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 

@@ -174,3 +174,41 @@ def wait_for(condition: Callable[[], object], *, timeout: float = 60, what: str)
             return result
         time.sleep(0.2)
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def corpus_vectors() -> dict[str, "object"]:
+    """Vectors of the recorded corpus (HF day + first arXiv page), computed once per session
+    with the real embedder: on 2 CPU cores a full abstract costs about 50 ms."""
+    from digest.services.embedding.embedder import paper_text
+    from digest.services.embedding.papers import current_embedder
+    from digest.services.sources.arxiv_feed import parse_api_page
+    from digest.services.sources.huggingface import parse_daily_papers
+
+    records = parse_api_page(ARXIV_PAGES[0].read_bytes()).records
+    records += [r.paper for r in parse_daily_papers(HF_DAILY.read_bytes()).records]
+    texts = [paper_text(title=r.title, abstract=r.abstract) for r in records]
+    vectors = current_embedder().encode(texts)
+    return {r.arxiv_id: vector for r, vector in zip(records, vectors, strict=True)}
+
+
+@pytest.fixture
+def corpus(db, corpus_vectors, settings):
+    """The recorded corpus stored, embedded and scored, as after a real ingestion."""
+    from digest.models import Paper, PaperEmbedding
+    from digest.services.embedding.papers import to_bytes
+    from digest.services.sources.fetch import replay
+    from digest.services.trending import recompute_trending
+
+    replay(paths=[ARXIV_PAGES[0], HF_DAILY])
+    PaperEmbedding.objects.bulk_create(
+        PaperEmbedding(
+            paper_id=pk,
+            model_name=settings.DIGEST_EMBEDDING_MODEL,
+            dim=vector.shape[0],
+            vector=to_bytes(vector),
+        )
+        for pk, vector in corpus_vectors.items()
+    )
+    recompute_trending()
+    return Paper.objects.all()

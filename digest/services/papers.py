@@ -1,12 +1,59 @@
-"""Read-side queries over papers for the pages, the API and the feeds."""
+"""Read-side queries over papers, shared by pages, API, feeds and emails.
 
-from django.db.models import Prefetch, QuerySet
+Everything here starts from `visible_papers()`: a hidden paper is never shown, searched,
+fed or mailed.
+"""
 
-from digest.models import CodeLink, Paper
+from datetime import date
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import TruncDate
+
+from digest.models import CodeLink, Paper, TrendingSignal
 
 
-def latest_papers() -> QuerySet[Paper]:
-    """Newest first, with code links loaded in one extra query."""
-    return Paper.objects.prefetch_related(
-        Prefetch("code_links", queryset=CodeLink.objects.order_by("id"))
+def visible_papers() -> QuerySet[Paper]:
+    return Paper.objects.filter(hidden=False)
+
+
+def with_cards(papers: QuerySet[Paper]) -> QuerySet[Paper]:
+    """What a paper card shows, loaded in a constant number of queries."""
+    return papers.select_related("trending").prefetch_related(
+        "categories",
+        Prefetch("code_links", queryset=CodeLink.objects.order_by("id")),
+        Prefetch("signals", queryset=TrendingSignal.objects.order_by("-featured_on")),
     )
+
+
+def primary_code_link(paper: Paper) -> CodeLink | None:
+    """The link we show: admin beats Hugging Face beats abstract beats comment.
+    Works on prefetched `code_links` without another query."""
+    links = list(paper.code_links.all())
+    return min(links, key=lambda link: (CodeLink.PRIORITY[link.source], link.id), default=None)
+
+
+def latest_signal(paper: Paper) -> TrendingSignal | None:
+    return next(iter(paper.signals.all()), None)
+
+
+def on_day(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
+    """A day's papers: published that day, featured on Hugging Face that day, or pinned to it."""
+    return papers.filter(
+        Q(published__date=day) | Q(signals__featured_on=day) | Q(featured_on=day)
+    ).distinct()
+
+
+def days_with_papers(*, limit: int = 60) -> list[date]:
+    """Days that have any visible paper, newest first (arXiv announces nothing on weekends)."""
+    published = visible_papers().annotate(day=TruncDate("published")).values_list("day", flat=True)
+    featured = TrendingSignal.objects.filter(paper__hidden=False).values_list(
+        "featured_on", flat=True
+    )
+    pinned = visible_papers().exclude(featured_on=None).values_list("featured_on", flat=True)
+    days = set(published.distinct()) | set(featured.distinct()) | set(pinned.distinct())
+    return sorted(days, reverse=True)[:limit]
+
+
+def latest_day() -> date | None:
+    days = days_with_papers(limit=1)
+    return days[0] if days else None

@@ -129,13 +129,25 @@ def _convert(source: str, scan: EntryScan, items: list, convert) -> ParsedPage:
     )
 
 
+def _complete_part(content: bytes) -> bytes:
+    """A damaged document cut after its last complete entry, so that the package's parser
+    (which recovers from damage in ways of its own) only sees whole entries."""
+    end = content.rfind(b"</entry>")
+    return content[: end + len(b"</entry>")] + b"\n</feed>\n" if end >= 0 else b""
+
+
 def parse_api_page(content: bytes) -> ParsedPage:
     """One page of the export API (`/api/query`)."""
     scan = scan_entries(content, source="arxiv")
+    document = _complete_part(content) if scan.problem else bytes(content)
+    try:
+        results = arxiv_feed.parse(document).results if scan.entries else []
+    except ValueError as exc:  # a field the strict scan accepted but the package cannot read
+        raise SourceError("arxiv", f"unreadable entry: {exc}") from exc
     complete = {entry.findtext(f"{ATOM}id", "").strip() for entry in scan.entries}
-    # The package's parser recovers from damage; keep only what the strict scan saw complete.
-    results = [r for r in arxiv_feed.parse(bytes(content)).results if r.entry_id in complete]
-    return _convert("arxiv", scan, results, record_from_result)
+    return _convert(
+        "arxiv", scan, [r for r in results if r.entry_id in complete], record_from_result
+    )
 
 
 def _rss_record(entry: Element) -> PaperRecord:

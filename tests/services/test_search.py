@@ -1,0 +1,49 @@
+"""Search by meaning on the recorded corpus, with exact titles winning, and related papers."""
+
+from datetime import date
+
+import pytest
+
+from digest.models import Paper
+from digest.services.search import related_papers, search_papers
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_paraphrase_of_an_abstract_finds_the_paper(corpus):
+    # 2512.13690 (DiffusionBrowser), described without its title words.
+    hits = search_papers(
+        query="lightweight decoders that let users watch a video generator's intermediate "
+        "results while it denoises, at faster than real time"
+    )
+    assert hits[0].paper.pk == "2512.13690"
+    assert not hits[0].title_match
+
+
+def test_an_exact_title_phrase_wins(corpus):
+    title = Paper.objects.get(pk="2512.13689").title
+    hits = search_papers(query=title.split(":")[0])
+    assert hits[0].paper.pk == "2512.13689"
+    assert hits[0].title_match
+
+
+def test_filters_narrow_the_results(corpus):
+    query = "large language model agents"
+    assert all(hit.paper.code_links.exists() for hit in search_papers(query=query, has_code=True))
+    in_cv = search_papers(query=query, category="cs.CV")
+    assert in_cv and all(hit.paper.categories.filter(term="cs.CV").exists() for hit in in_cv)
+    recent = search_papers(query=query, published_after=date(2026, 1, 1))
+    assert recent and all(hit.paper.published.date() >= date(2026, 1, 1) for hit in recent)
+    assert search_papers(query=query, published_before=date(2000, 1, 1)) == []
+
+
+def test_blank_queries_find_nothing(corpus):
+    assert search_papers(query="   ") == []
+
+
+def test_related_papers_are_near_neighbours_and_never_hidden(corpus):
+    paper = Paper.objects.get(pk="2512.13690")
+    related = related_papers(paper=paper, limit=5)
+    assert len(related) == 5 and paper not in related
+    Paper.objects.filter(pk=related[0].pk).update(hidden=True)
+    assert related[0] not in related_papers(paper=paper, limit=5)

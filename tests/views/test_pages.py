@@ -1,0 +1,71 @@
+"""The public pages, on an empty database and on the recorded corpus."""
+
+from datetime import date
+
+import pytest
+
+from digest.models import Paper
+
+pytestmark = pytest.mark.django_db
+
+
+def test_empty_site_says_there_are_no_papers_yet(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "No papers yet" in response.content.decode()
+    assert client.get("/search?q=diffusion").status_code == 200
+
+
+def test_home_shows_the_latest_day_trending_first(client, corpus):
+    response = client.get("/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert response.context["day"] == date(2026, 6, 12)
+    papers = list(response.context["page"])
+    assert len(papers) == 25  # 30 featured that day, 25 a page
+    scores = [paper.trending.score for paper in papers]
+    assert scores == sorted(scores, reverse=True)
+    assert papers[0].signals.all()[0].upvotes > 0
+    assert "Trending on Friday, 12 June 2026" in html
+    assert "upvotes on Hugging Face" in html
+    older = response.context["older_day"]
+    assert older < date(2026, 6, 12)
+    assert f'href="?day={older.isoformat()}"' in html
+
+
+def test_earlier_days_and_filters(client, corpus):
+    response = client.get("/", {"day": "2025-12-15", "has_code": "1"})
+    papers = list(response.context["page"])
+    assert papers and all(paper.code_links.exists() for paper in papers)
+    response = client.get("/", {"day": "2025-12-15", "category": "cs.CV"})
+    assert all(
+        "cs.CV" in paper.categories.values_list("term", flat=True)
+        for paper in response.context["page"]
+    )
+    assert client.get("/", {"day": "not-a-day"}).status_code == 404
+
+
+def test_paper_page_has_abstract_links_signals_and_related(client, corpus):
+    response = client.get("/papers/2512.13689/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "https://github.com/prs-eth/LitePT" in html
+    assert 'href="https://arxiv.org/pdf/2512.13689"' in html
+    assert Paper.objects.get(pk="2512.13689").abstract[:60] in html
+    assert len(response.context["related"]) == 5
+    assert client.get("/papers/0000.00000/").status_code == 404
+
+
+def test_hidden_papers_are_nowhere(client, corpus):
+    Paper.objects.filter(pk="2512.13689").update(hidden=True)
+    assert client.get("/papers/2512.13689/").status_code == 404
+    response = client.get("/search", {"q": "LitePT point transformer"})
+    assert "2512.13689" not in {paper.pk for paper in response.context["papers"]}
+    response = client.get("/", {"day": "2025-12-15"})
+    assert "LitePT" not in response.content.decode()
+
+
+def test_search_page_lists_cards(client, corpus):
+    response = client.get("/search", {"q": "interactive previews of video diffusion models"})
+    assert response.status_code == 200
+    assert response.context["papers"][0].pk == "2512.13690"
