@@ -9,6 +9,7 @@ from digest.models import CodeLink, IngestionRun, Paper, TrendingSignal
 from digest.services.sources.fetch import fetch_arxiv, fetch_huggingface
 from digest.services.sources.records import SourceError
 from digest.services.sources.stars import refresh_stars
+from tests.conftest import arxiv_pages_route
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +100,33 @@ def test_star_refresh_reads_github_and_stops_at_the_rate_limit(hf_upstream, sett
         link.refresh_from_db()
         assert link.snapshots.count() == (2 if link.source == CodeLink.Source.HF else 1)
 
+
+def test_an_empty_page_mid_pagination_keeps_the_pages_before_it(arxiv_upstream, settings):
+    settings.ARXIV_NUM_RETRIES = 1
+
+    def first_page_only(params):
+        if params.get("start", ["0"])[0] == "0":
+            return arxiv_pages_route(params)
+        return arxiv_pages_route({"start": ["999"]})  # the feed header, no entry
+
+    arxiv_upstream.routes["/api/query"] = first_page_only
+    with pytest.raises(SourceError, match="arxiv: empty page mid-pagination after 2 tries"):
+        fetch_arxiv()
+    assert Paper.objects.count() == 100
+    run = IngestionRun.objects.get()
+    assert (run.status, run.new) == (IngestionRun.Status.FAILED, 100)
+    # One page, then the empty one and its retry: never faster than one request every 3 s.
+    assert len(arxiv_upstream.requests) == 3
+
+
+def test_a_hanging_upstream_times_out(arxiv_upstream, settings):
+    settings.ARXIV_NUM_RETRIES = 0
+    settings.HTTP_TIMEOUT_SECONDS = 0.5
+
+    def hang(params):
+        time.sleep(2)
+        return arxiv_pages_route(params)
+
+    arxiv_upstream.routes["/api/query"] = hang
+    with pytest.raises(SourceError, match="arxiv: network error: ReadTimeout"):
+        fetch_arxiv()

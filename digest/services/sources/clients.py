@@ -31,6 +31,19 @@ def http_session(*, user_agent: str, retries: int = 3) -> requests.Session:
     return session
 
 
+class TimeoutSession(requests.Session):
+    """A session whose every request has a timeout: `arxiv.Client` sets none, and a hung
+    connection would hold a worker forever."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, *args, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(*args, **kwargs)
+
+
 def arxiv_query(categories: list[str]) -> str:
     return " OR ".join(f"cat:{category}" for category in categories)
 
@@ -43,12 +56,14 @@ def iter_arxiv_records(
     delay_seconds: float,
     num_retries: int,
     max_results: int,
+    timeout: float,
 ) -> Iterator[PaperRecord]:
     """Newest submissions first, through `arxiv.Client` (its pacing, paging and retries)."""
     client = arxiv.Client(
         page_size=page_size, delay_seconds=max(3.0, delay_seconds), num_retries=num_retries
     )
     client.query_url_format = api_url + "?{}"
+    client._session = TimeoutSession(timeout)
     search = arxiv.Search(
         query=arxiv_query(categories),
         max_results=max_results,

@@ -89,6 +89,7 @@ def fetch_arxiv(*, since: date | None = None, progress: Progress | None = None) 
         delay_seconds=settings.ARXIV_DELAY_SECONDS,
         num_retries=settings.ARXIV_NUM_RETRIES,
         max_results=settings.ARXIV_MAX_RESULTS,
+        timeout=settings.HTTP_TIMEOUT_SECONDS,
     )
     if since:
         records = takewhile(lambda record: record.published.date() >= since, records)
