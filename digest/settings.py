@@ -6,15 +6,18 @@
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.getenv("DIGEST_VAR_DIR", BASE_DIR / "var"))
 
 
 def envbool(name: str, default: str) -> bool:
-    value = os.getenv(name, default).strip().lower()
+    # Empty means the default, as for numbers: `.env.example` lists such variables empty.
+    value = (os.getenv(name, "").strip() or default).lower()
     if value not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
         raise ValueError(f"{name} must be true or false, not {value!r}")
     return value in {"true", "1", "yes", "on"}
@@ -37,10 +40,44 @@ def envlist(name: str, default: str) -> list[str]:
 # The bundled embedding model must load from site-packages, never from a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SECRET_KEY = os.getenv("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
+DEV_SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
+SECRET_KEY = os.getenv("SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = envbool("DEBUG", "false")
 SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+
+# --- Production hardening (issue 6) ---
+# DIGEST_ENV=production serves HTTPS only and refuses to start on development defaults; the
+# default, development, serves plain http for `make run` on 127.0.0.1 and for the tests.
+DIGEST_ENV = os.getenv("DIGEST_ENV", "").strip() or "development"
+if DIGEST_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"DIGEST_ENV must be development or production, not {DIGEST_ENV!r}")
+PRODUCTION = DIGEST_ENV == "production"
+# Key rotation: the previous keys, comma-separated, still verify what they signed (sessions,
+# and the unsubscribe and preferences links in emails already sent, which never expire).
+SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS", "")
+if PRODUCTION and DEV_SECRET_KEY in (SECRET_KEY, *SECRET_KEY_FALLBACKS):
+    raise ImproperlyConfigured("DIGEST_ENV=production needs a SECRET_KEY of its own")
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DIGEST_ENV=production needs DEBUG=false")
+if PRODUCTION and not SITE_URL.startswith("https://"):
+    raise ImproperlyConfigured("DIGEST_ENV=production needs an https:// SITE_URL")
+# Behind a proxy that ends TLS: the request header (as Django names it, e.g.
+# HTTP_X_FORWARDED_PROTO) in which the proxy says "https". Set it only if the proxy always
+# overwrites that header, or a client could pass a plain request off as HTTPS.
+PROXY_SSL_HEADER = os.getenv("PROXY_SSL_HEADER", "")
+if PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = (PROXY_SSL_HEADER, "https")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(PRODUCTION))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
+# HSTS for a year in production; set INCLUDE_SUBDOMAINS / PRELOAD false if a subdomain of the
+# site still needs plain http (`check --deploy` then warns about it).
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", str(PRODUCTION))
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", str(PRODUCTION))
+# Forms posted from the public site pass CSRF's origin check, behind a proxy too.
+_site = urlsplit(SITE_URL)
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", f"{_site.scheme}://{_site.netloc}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -112,6 +149,7 @@ EMAIL_PORT = envint("EMAIL_PORT", 587)
 EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "true" if EMAIL_HOST else "false")
+# Seconds an SMTP connect or reply may take: a relay that hangs fails this send, not the worker.
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "digest <digest@localhost>")
 if EMAIL_HOST:
@@ -137,6 +175,18 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task gets SoftTimeLimitExceeded after the soft limit and its process is killed at the hard
+# one, so nothing hangs a worker for good; the longest task (embedding a backlog on CPU) takes
+# minutes.
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 1500)
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 1800)
+# Redis hands a message to another worker when it is not acknowledged within this time. With
+# acks_late a message stays unacknowledged while its task runs, and a retry waits out its
+# countdown unacknowledged too, so this must exceed the hard time limit plus the longest
+# countdown (mail retries back off up to an hour): otherwise a task would run twice.
+CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", 7200)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 
 ARXIV_FETCH_EVERY_MINUTES = envint("ARXIV_FETCH_EVERY_MINUTES", 60)
 HF_FETCH_EVERY_MINUTES = envint("HF_FETCH_EVERY_MINUTES", 30)
@@ -170,6 +220,9 @@ HF_API_URL = os.getenv("HF_API_URL", "https://huggingface.co").rstrip("/")
 GITHUB_API_URL = os.getenv("GITHUB_API_URL", "https://api.github.com").rstrip("/")
 GITHUB_TOKEN = os.getenv("GITHUB_TOKEN", "")
 HTTP_TIMEOUT_SECONDS = envfloat("HTTP_TIMEOUT_SECONDS", 30.0)
+# A Retry-After asking for a longer wait is cut to this: a worker is not held for hours, and
+# the task's own retry comes later anyway.
+HTTP_MAX_RETRY_AFTER_SECONDS = envfloat("HTTP_MAX_RETRY_AFTER_SECONDS", 60.0)
 HTTP_USER_AGENT = os.getenv("HTTP_USER_AGENT", "digest/0.1 (+https://github.com/digest)")
 # Where `make run` replays recorded responses from when the network is unreachable.
 DIGEST_REPLAY_DIR = Path(os.getenv("DIGEST_REPLAY_DIR", BASE_DIR.parent / "shared" / "data"))
@@ -205,3 +258,95 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
     "loggers": {"arxiv": {"level": "WARNING"}},
 }
+
+# --- Subscriptions and the daily email digest (issue 4) ---
+# The shared cache holds the signup rate limits: Redis in production (a redis:// URL), memory
+# of the one process otherwise (the quick start).
+CACHE_URL = os.getenv("CACHE_URL", "locmem://")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+elif CACHE_URL == "locmem://":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ValueError(f"CACHE_URL must be a redis:// URL or locmem://, not {CACHE_URL!r}")
+# Valid signups (and requests for a new confirmation link) allowed per client IP per window.
+SUBSCRIBE_RATE_LIMIT = envint("SUBSCRIBE_RATE_LIMIT", 10)
+SUBSCRIBE_RATE_WINDOW_SECONDS = envint("SUBSCRIBE_RATE_WINDOW_SECONDS", 3600)
+# Behind a proxy, the request header holding the client IP (e.g. HTTP_X_REAL_IP); empty means
+# the socket's REMOTE_ADDR, so a client cannot choose its own rate-limit bucket.
+CLIENT_IP_HEADER = os.getenv("CLIENT_IP_HEADER", "")
+# At most one subscription email (confirmation, "already subscribed") per address this often.
+SUBSCRIBE_EMAIL_EVERY_SECONDS = envint("SUBSCRIBE_EMAIL_EVERY_SECONDS", 600)
+# How long a confirmation link works; an expired one offers a new one.
+CONFIRM_LINK_MAX_AGE_HOURS = envint("CONFIRM_LINK_MAX_AGE_HOURS", 72)
+# List-Id of the digest; defaults to digest.<host of SITE_URL>.
+MAIL_LIST_ID = os.getenv("MAIL_LIST_ID", "")
+# Optional mailto: address for List-Unsubscribe, beside the one-click https link.
+MAIL_UNSUBSCRIBE_MAILTO = os.getenv("MAIL_UNSUBSCRIBE_MAILTO", "")
+# How often beat looks for subscribers whose delivery hour has come.
+MAIL_SCHEDULE_EVERY_MINUTES = envint("MAIL_SCHEDULE_EVERY_MINUTES", 5)
+# Digests per send task: one SMTP connection is reused across a chunk.
+MAIL_CHUNK_SIZE = envint("MAIL_CHUNK_SIZE", 100)
+# Temporary SMTP failures (4xx, connection trouble) are retried this many times per delivery.
+MAIL_MAX_ATTEMPTS = envint("MAIL_MAX_ATTEMPTS", 5)
+MAIL_RETRY_BACKOFF_SECONDS = envint("MAIL_RETRY_BACKOFF_SECONDS", 60)
+# Permanent failures (5xx) in a row after which a subscriber is paused.
+MAIL_MAX_HARD_FAILURES = envint("MAIL_MAX_HARD_FAILURES", 3)
+# A delivery left "sending" this long (its worker died mid-send) is marked for review, never
+# resent; one left "pending" this long (its task was lost) is queued again.
+MAIL_STALE_AFTER_MINUTES = envint("MAIL_STALE_AFTER_MINUTES", 30)
+# Where `send_digests --dry-run` writes its messages, one .eml file each.
+MAIL_DRY_RUN_DIR = Path(os.getenv("MAIL_DRY_RUN_DIR", VAR_DIR / "dry-run"))
+CELERY_BEAT_SCHEDULE["send-due-digests"] = {
+    "task": "tasks.mail.send_due_digests",
+    "schedule": MAIL_SCHEDULE_EVERY_MINUTES * 60.0,
+}
+# The worker imports the mail tasks beside those `tasks/celery.py` includes.
+CELERY_IMPORTS = ["tasks.mail"]
+
+# --- Moderation, the REST API and RSS/Atom feeds (issue 5) ---
+INSTALLED_APPS += ["rest_framework", "django_filters", "drf_spectacular", "drf_spectacular_sidecar"]
+# Where the admin lives; a less obvious path keeps it out of drive-by scans. Ends with "/".
+ADMIN_URL = os.getenv("ADMIN_URL", "admin/")
+# Public read-only API: JSON only, anonymous, throttled per client IP (see CLIENT_IP_HEADER).
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_THROTTLE_CLASSES": ["digest.api.throttles.ClientRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "digest API",
+    "DESCRIPTION": "Trending research papers with their code, ranked as on the site.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from our own static files, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "digest.api.schema.empty_query_values_mean_absent",
+    ],
+}
+# Requests per client IP and fixed window: N/second, N/minute, N/hour or N/day.
+API_THROTTLE_RATE = os.getenv("API_THROTTLE_RATE", "120/minute")
+API_PAGE_SIZE = envint("API_PAGE_SIZE", 25)
+API_MAX_PAGE_SIZE = envint("API_MAX_PAGE_SIZE", 100)
+# At most this many results for a semantic search (`q`), paginated like any list.
+API_SEARCH_LIMIT = envint("API_SEARCH_LIMIT", 100)
+# Papers in the public digest of a day (GET /api/digests/<date>/).
+API_DIGEST_SIZE = envint("API_DIGEST_SIZE", 10)
+# Items in each RSS/Atom feed but the personal one (a reader's digest size).
+FEED_SIZE = envint("FEED_SIZE", 30)
+# Cache-Control max-age of public API and feed responses.
+API_MAX_AGE_SECONDS = envint("API_MAX_AGE_SECONDS", 60)
+# A cached list page lives until ingestion or moderation changes the content version, and at
+# most this long (bounds staleness where workers cannot reach the web's cache, e.g. locmem).
+API_LIST_CACHE_SECONDS = envint("API_LIST_CACHE_SECONDS", 900)
+# "Report a problem" on a paper page: reports per client IP (same syntax as API_THROTTLE_RATE).
+REPORT_RATE = os.getenv("REPORT_RATE", "5/hour")

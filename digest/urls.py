@@ -1,11 +1,37 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
-from digest.views import papers
+from digest import feeds
+from digest.views import papers, reports
+from digest.views import subscriptions as subs
 
 urlpatterns = [
     path("", papers.trending, name="trending"),
+    # Before paper-detail, whose <path:> would swallow ".../report".
+    path("papers/<path:arxiv_id>/report/", reports.report, name="paper-report"),
     path("papers/<path:arxiv_id>/", papers.paper_detail, name="paper-detail"),
     path("search", papers.search, name="search"),
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),
+    # Subscriptions and the daily digest (issue 4)
+    path("subscribe", subs.subscribe, name="subscribe"),
+    path("subscribe/check-your-inbox", subs.check_inbox, name="subscription-check-inbox"),
+    path("subscribe/confirm/<str:token>/", subs.confirm, name="subscription-confirm"),
+    path("subscribe/renew/<str:token>/", subs.renew, name="subscription-renew"),
+    path("preferences/<str:token>/", subs.preferences, name="subscription-preferences"),
+    path("unsubscribe/<str:token>/", subs.unsubscribe, name="unsubscribe"),
+    path(
+        "feedback/<str:token>/<path:paper_id>/<str:answer>/",
+        subs.feedback,
+        name="subscription-feedback",
+    ),
+    path("digests/<str:day>/", subs.archive, name="digest-archive"),
+    # The REST API, RSS/Atom feeds (issue 5)
+    path("api/", include("digest.api.urls")),
+    path("feeds/trending.rss", feeds.TrendingFeed(), name="feed-trending-rss"),
+    path("feeds/trending.atom", feeds.TrendingAtom(), name="feed-trending-atom"),
+    path("feeds/category/<str:term>.rss", feeds.CategoryFeed(), name="feed-category-rss"),
+    path("feeds/category/<str:term>.atom", feeds.CategoryAtom(), name="feed-category-atom"),
+    path("feeds/me/<str:token>.rss", feeds.PersonalFeed(), name="feed-personal-rss"),
+    path("feeds/me/<str:token>.atom", feeds.PersonalAtom(), name="feed-personal-atom"),
 ]

@@ -215,3 +215,135 @@ def corpus(db, corpus_vectors, settings):
     )
     recompute_trending()
     return Paper.objects.all()
+
+
+# --- Mail (issue 4): a real SMTP server on loopback --------------------------------------
+
+
+@dataclass
+class SmtpSink:
+    """What a real SMTP server (aiosmtpd) received. `refuse` maps a recipient to the reply its
+    RCPT gets, e.g. "450 4.2.1 try later" or "550 5.1.1 no such user"; for a recipient in
+    `drop` the server takes the message and hangs up before answering."""
+
+    host: str
+    port: int
+    messages: list = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)
+    drop: set[str] = field(default_factory=set)
+    connections: int = 0
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if m["To"] == address]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[SmtpSink]:
+    """Starts aiosmtpd on a free port and points Django's SMTP backend at it."""
+    import logging
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    sink = SmtpSink(host="127.0.0.1", port=free_port())
+
+    class Handler:
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):
+            sink.connections += 1
+            session.host_name = hostname
+            return responses
+
+        async def handle_RCPT(self, server, session, envelope, address, options):
+            if reply := sink.refuse.get(address):
+                return reply
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+            if sink.drop & set(envelope.rcpt_tos):
+                server.transport.close()
+            return "250 Message accepted for delivery"
+
+    controller = Controller(Handler(), hostname=sink.host, port=sink.port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = sink.host, sink.port
+    settings.EMAIL_USE_TLS, settings.EMAIL_TIMEOUT = False, 10
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def mail_env(smtp_server) -> dict[str, str]:
+    """Environment that sends a child process's mail to `smtp_server`."""
+    return {
+        "EMAIL_HOST": smtp_server.host,
+        "EMAIL_PORT": str(smtp_server.port),
+        "EMAIL_USE_TLS": "false",
+        "EMAIL_TIMEOUT": "10",
+    }
+
+
+@pytest.fixture
+def redis_cache(settings, redis_url):
+    """Django's cache on Redis, the shared cache of production. A key prefix of its own per
+    test keeps it empty without flushing keys that others keep in the same Redis database."""
+    import uuid
+
+    from django.core.cache import cache
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    return cache
+
+
+@pytest.fixture
+def eager_tasks():
+    """Celery tasks run inline where they are queued (the tasks stay the real ones)."""
+    from tasks import app
+
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = False, False
+
+
+# --- Moderation, the API and feeds (issue 5) ---------------------------------------------
+
+
+@pytest.fixture
+def empty_cache():
+    """The shared cache, emptied before and after the test: the database is rolled back after
+    each test but the cache is not, so cached API pages and rate-limit counters would leak."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.fixture
+def feed_reader(db):
+    """A confirmed subscriber with interests, and the token of their personal feed."""
+    from digest.models import Subscriber
+    from digest.services.personal_feed import feed_token
+
+    subscriber = Subscriber.objects.create(
+        email="reader@example.org",
+        status=Subscriber.Status.ACTIVE,
+        interests="video diffusion models\npoint cloud transformers",
+        categories=["cs.CV"],
+    )
+    return subscriber, feed_token(subscriber_id=subscriber.pk)

@@ -10,6 +10,7 @@ from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from digest.models import CodeLink, Paper, StarSnapshot, TrendingScore, TrendingSignal
+from digest.services.content_version import content_changed
 from digest.services.papers import on_day, visible_papers, with_cards
 from digest.services.ranking.trending import TrendingWeights, explain, trending_scores
 
@@ -87,6 +88,8 @@ def recompute_trending(*, now: datetime | None = None) -> int:
         for i, pk in enumerate(paper_ids)
     ]
     _write(rows)
+    # New scores reorder the public lists: cached API pages must not outlive them.
+    content_changed()
     return len(rows)
 
 

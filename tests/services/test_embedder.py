@@ -82,6 +82,13 @@ def test_batch_size_does_not_change_the_vectors(ours):
     np.testing.assert_allclose(one_by_one, ours[:5], atol=1e-5)
 
 
+def test_gpu_style_padding_leaves_the_vectors_unchanged(ours):
+    padded = Embedder(device="cpu", batch_size=4)
+    padded._pad_multiple = module.GPU_PAD_MULTIPLE  # what a CUDA device gets
+    assert padded._padded_length(200) == 224 and padded._padded_length(250) == 256
+    np.testing.assert_allclose(padded.encode(TEXTS), ours, atol=1e-5)
+
+
 def test_empty_input(embedder):
     empty = embedder.encode([])
     assert empty.shape == (0, 384) and empty.dtype == np.float32
@@ -112,7 +119,7 @@ def test_a_failing_producer_surfaces_in_the_caller():
 
 
 def test_leaving_early_stops_the_producer():
-    stream = module._in_background(iter(range(1_000_000)), depth=2)
+    stream = module._in_background((n for n in range(1_000_000)), depth=2)
     assert next(stream) == 0
     stream.close()  # joins the producer thread: would hang if it stayed blocked on a full queue
 

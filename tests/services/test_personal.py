@@ -162,6 +162,7 @@ def test_every_row_is_valid(seed, k, lam, pool, chunk):
     ("change", "message"),
     [
         ({"k": 0}, "k must be"),
+        ({"chunk_size": 0}, "chunk_size"),
         ({"mmr_lambda": 1.5}, "mmr_lambda"),
         ({"trending": torch.tensor([1.0, 2, 3, float("nan"), 0, 0])}, "finite"),
     ],
@@ -199,6 +200,16 @@ def test_no_positive_evidence_gives_the_zero_vector():
         weights=RocchioWeights(disliked=1.0),
     )
     assert not cancelled.any()
+
+
+def test_a_batch_without_any_evidence_is_all_zero():
+    vectors = interest_vectors(
+        vectors=torch.zeros((0, 4)),
+        owners=torch.zeros(0, dtype=torch.int64),
+        kinds=torch.zeros(0, dtype=torch.int64),
+        n_subscribers=3,
+    )
+    assert vectors.shape == (3, 4) and not vectors.any()
 
 
 def test_batched_interest_vectors_match_one_at_a_time():

@@ -5,10 +5,10 @@ Pure module (no Django): settings arrive as arguments.
 Why not plain `SentenceTransformer.encode`: it tokenises each small batch on the calling thread
 and then waits for the forward pass, so on a GPU the model idles while one CPU core tokenises
 (about 2,700 abstracts/s on an H100 against 32,000/s for the forward pass alone). Here a
-background thread tokenises groups of batches with the Rust tokenizer's multithreaded
-`encode_batch`, pads each batch to its own longest text and stages it in pinned memory, while
-the main thread runs the model on the previous batch. On a CPU the same pipeline costs nothing
-extra, so every device uses it and there is one code path to test.
+background thread tokenises groups of texts with the Rust tokenizer's multithreaded batch API,
+a second one sorts them by length, pads each batch (on a GPU to a multiple of 32 tokens) and
+stages it in pinned memory, while the main thread runs the model on the previous batch. On a
+CPU the same pipeline costs nothing extra, so every device uses it: one code path to test.
 """
 
 import os
@@ -20,7 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, TypeVar
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 if TYPE_CHECKING:
     # Imported where a model is loaded: it pulls in transformers, seconds of start-up that a
@@ -42,6 +43,9 @@ DEVICE_CHOICES = "use auto, cpu, cuda, cuda:N or mps"
 TOKENIZE_GROUP = 2048
 # Batches staged ahead of the model: bounds host memory while hiding tokenisation jitter.
 PREFETCH_BATCHES = 4
+# On a GPU padded lengths are rounded up to this: at most max_seq_length / 32 input shapes
+# per batch size, where padding to each batch's longest text made about 150.
+GPU_PAD_MULTIPLE = 32
 
 T = TypeVar("T")
 
@@ -94,9 +98,10 @@ def paper_text(*, title: str, abstract: str) -> str:
 
 @dataclass(frozen=True)
 class _Batch:
-    positions: torch.Tensor  # (b,) int64: where each row goes in the caller's order
-    input_ids: torch.Tensor  # (b, longest) int64, right-padded
-    attention_mask: torch.Tensor  # (b, longest) int64
+    positions: np.ndarray  # (b,) where each row goes in the caller's order
+    # (2, b, length) int64: input ids (right-padded), then the attention mask. One tensor, so
+    # one pinned allocation and one host-to-device copy per batch.
+    tokens: torch.Tensor
 
 
 class Embedder:
@@ -113,12 +118,16 @@ class Embedder:
         self._tokenizer = _truncating_tokenizer(self._model, self.max_seq_length)
         # Not always 0: RoBERTa-style models derive position ids from where padding is.
         self._pad_id: int = self._model.tokenizer.pad_token_id or 0
+        on_gpu = torch.device(self.device).type == "cuda"
         # Pinned host memory is what lets the host-to-device copy overlap the forward pass.
-        self._pin = torch.device(self.device).type == "cuda"
+        self._pin = on_gpu
+        # A GPU pays for every new input shape (kernel plans, allocator blocks), so there a
+        # few shapes beat a tight fit; a CPU pays only for the padding.
+        self._pad_multiple = GPU_PAD_MULTIPLE if on_gpu else 1
         # Ask the model itself: sentence-transformers renamed its dimension accessor between
         # versions, and this also proves the model runs on the device before any real work.
-        with torch.inference_mode():
-            self.dim: int = self._forward(next(self._batches(["probe"]))).shape[1]
+        with torch.inference_mode(), closing(self._batches(["probe"])) as probe:
+            self.dim: int = self._forward(next(probe)).shape[1]
 
     def encode(
         self, texts: Sequence[str], *, progress: Callable[[int], object] | None = None
@@ -127,13 +136,22 @@ class Embedder:
         `progress` is called with the number of texts finished after each batch (a tqdm
         bar's `update` fits)."""
         texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Rows stay on the device in processing order: one transfer back at the end, and the
+        # caller's order is restored on the host.
         out = torch.empty((len(texts), self.dim), dtype=torch.float32, device=self.device)
+        positions, done = [], 0
         with torch.inference_mode():
             for batch in _in_background(self._batches(texts), depth=PREFETCH_BATCHES):
-                out.index_copy_(0, self._to_device(batch.positions), self._forward(batch))
+                out[done : done + len(batch.positions)] = self._forward(batch)
+                positions.append(batch.positions)
+                done += len(batch.positions)
                 if progress is not None:
                     progress(len(batch.positions))
-        return np.ascontiguousarray(out.cpu().numpy())
+        result = np.empty((len(texts), self.dim), dtype=np.float32)
+        result[np.concatenate(positions)] = out.cpu().numpy()
+        return result
 
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
         """Untruncated token counts, special tokens included: compared with max_seq_length,
@@ -144,45 +162,56 @@ class Embedder:
         return np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
 
     def _forward(self, batch: _Batch) -> torch.Tensor:
-        features = {
-            "input_ids": self._to_device(batch.input_ids),
-            "attention_mask": self._to_device(batch.attention_mask),
-        }
+        input_ids, attention_mask = batch.tokens.to(self.device, non_blocking=True)
+        features = {"input_ids": input_ids, "attention_mask": attention_mask}
         embeddings = self._model(features)["sentence_embedding"]
         # Normalise in float32: fp16 rounding of the norm would cost more than the model's.
         return F.normalize(embeddings.float(), dim=1)
 
-    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
-        return tensor.to(self.device, non_blocking=True)
+    def _batches(self, texts: list[str]) -> Generator[_Batch, None, None]:
+        """Padded batches, on a background thread. Tokenising (all cores, GIL released) runs
+        on a thread of its own, so that it overlaps the padding here, which holds the GIL:
+        done one after the other they would cap the pipeline below the GPU's pace. Each group
+        is sorted by exact token count so a batch pads to little more than its own length."""
+        with closing(_in_background(self._tokenized_groups(texts), depth=2)) as groups:
+            for positions, encodings in groups:
+                lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
+                by_length = np.argsort(-lengths, kind="stable")
+                for first in range(0, len(by_length), self.batch_size):
+                    rows = by_length[first : first + self.batch_size]
+                    yield self._padded([encodings[i] for i in rows], lengths[rows], positions[rows])
 
-    def _batches(self, texts: list[str]) -> Iterator[_Batch]:
-        """Runs on the background thread. Texts go longest first by characters (as
-        sentence-transformers does: cheap and close to token order), then each group is
-        re-sorted by exact token count so a batch pads to little more than its own length."""
+    def _tokenized_groups(
+        self, texts: list[str]
+    ) -> Generator[tuple[np.ndarray, list[Encoding]], None, None]:
+        """(positions, encodings) per group of texts, longest first by characters, as
+        sentence-transformers does: cheap, and close to token order."""
         order = np.argsort([-len(text) for text in texts], kind="stable")
         group_size = max(TOKENIZE_GROUP, self.batch_size)
         for start in range(0, len(order), group_size):
             group = order[start : start + group_size]
             # The _fast variant skips character offsets, which embedding never reads.
-            encodings = self._tokenizer.encode_batch_fast([texts[i] for i in group])
-            lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
-            by_length = np.argsort(-lengths, kind="stable")
-            for first in range(0, len(by_length), self.batch_size):
-                rows = by_length[first : first + self.batch_size]
-                yield self._padded([encodings[i] for i in rows], lengths[rows], group[rows])
+            yield group, self._tokenizer.encode_batch_fast([texts[i] for i in group])
 
-    def _padded(self, encodings: list, lengths: np.ndarray, positions: np.ndarray) -> _Batch:
+    def _padded(
+        self, encodings: list[Encoding], lengths: np.ndarray, positions: np.ndarray
+    ) -> _Batch:
+        width = self._padded_length(int(lengths.max()))
+        tokens = np.zeros((2, len(encodings), width), dtype=np.int64)
+        ids, mask = tokens
+        ids.fill(self._pad_id)
         # This loop holds the GIL that the model's thread needs to launch kernels: `.ids` is
         # the one list per text that cannot be avoided, numpy converts it in C.
-        ids = np.full((len(encodings), lengths.max()), self._pad_id, dtype=np.int64)
         for row, encoding in enumerate(encodings):
             ids[row, : lengths[row]] = encoding.ids
-        mask = np.arange(lengths.max()) < lengths[:, None]
-        arrays = (positions.astype(np.int64), ids, mask.astype(np.int64))
-        tensors = [torch.from_numpy(array) for array in arrays]
-        if self._pin:
-            tensors = [tensor.pin_memory() for tensor in tensors]
-        return _Batch(*tensors)
+        mask[np.arange(width) < lengths[:, None]] = 1
+        staged = torch.from_numpy(tokens)
+        return _Batch(positions=positions, tokens=staged.pin_memory() if self._pin else staged)
+
+    def _padded_length(self, longest: int) -> int:
+        """`longest` rounded up to the padding multiple, within max_seq_length."""
+        rounded = -(-longest // self._pad_multiple) * self._pad_multiple
+        return max(longest, min(rounded, self.max_seq_length))
 
 
 @dataclass(frozen=True)
@@ -193,9 +222,9 @@ class _Failure:
 _DONE = object()
 
 
-def _in_background(items: Iterator[T], *, depth: int) -> Iterator[T]:
+def _in_background(items: Generator[T, None, None], *, depth: int) -> Generator[T, None, None]:
     """Yield `items` produced by a background thread, at most `depth` ahead. The producer's
-    exception is re-raised here; closing the generator early stops the producer."""
+    exception is re-raised here; closing this generator early stops and closes `items`."""
     handoff: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -216,6 +245,8 @@ def _in_background(items: Iterator[T], *, depth: int) -> Iterator[T]:
             put(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
             put(_Failure(exc))
+        finally:
+            items.close()  # runs the producer's own cleanup (a nested stage stops too)
 
     worker = threading.Thread(target=produce, name="embedder-tokenize", daemon=True)
     worker.start()

@@ -19,6 +19,8 @@ TOPIC, LIKED, DISLIKED = 0, 1, 2
 # Below this norm an interest vector is noise (positive and negative evidence cancelled out).
 MIN_INTEREST_NORM = 1e-6
 NEG_INF = float("-inf")
+# mmr_lambda below this ranks as if it were this: the order of "most different first".
+MIN_MMR_LAMBDA = 1e-6
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,8 @@ def rank_for_subscribers(
     mmr_lambda 1.0 = pure score order. Memory per chunk is about chunk_size x P floats, plus
     P x P once for candidate similarities.
     """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     device = torch.device(device)
     setup = _setup(
         candidates=candidates,
@@ -246,25 +250,46 @@ def _empty_chunk(setup: _Setup) -> tuple[torch.Tensor, ...]:
 
 def _rank_chunk(users: torch.Tensor, first_row: int, setup: _Setup) -> tuple[torch.Tensor, ...]:
     """(indices, valid, scores, relevance, trending), each (chunk, picks), on the CPU."""
-    scores = torch.addmm(setup.bias, users, setup.candidates.T, alpha=setup.relevance_weight)
+    cosines = users @ setup.candidates.T
+    # Kept apart from `cosines`, which then give the picks' relevance for a gather.
+    scores = torch.add(setup.bias, cosines, alpha=setup.relevance_weight)
     setup.exclusions.apply(scores, first_row)
     pool_scores, pool_index = scores.topk(setup.pool, dim=1)
-    pool_sims = setup.pair_sims[pool_index[:, :, None], pool_index[:, None, :]]
-    positions, valid = _mmr(pool_scores, pool_sims, picks=setup.picks, lam=setup.mmr_lambda)
+    positions, valid = _mmr(
+        pool_scores, pool_index, setup.pair_sims, picks=setup.picks, lam=setup.mmr_lambda
+    )
     picked = pool_index.gather(1, positions)
-    relevance = torch.bmm(setup.candidates[picked], users[:, :, None]).squeeze(2)
-    parts = (picked, valid, pool_scores.gather(1, positions), relevance, setup.trend[picked])
+    parts = (
+        picked,
+        valid,
+        pool_scores.gather(1, positions),
+        cosines.gather(1, picked),
+        setup.trend[picked],
+    )
     return tuple(part.cpu() for part in parts)
 
 
 def _mmr(
-    scores: torch.Tensor, sims: torch.Tensor, *, picks: int, lam: float
+    scores: torch.Tensor,
+    pool_index: torch.Tensor,
+    pair_sims: torch.Tensor,
+    *,
+    picks: int,
+    lam: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Greedy MMR for a chunk of subscribers at once: each step takes, per row, the pool item
     maximising lam * score - (1 - lam) * (highest cosine to an item already taken).
 
-    scores (C, M) with -inf for unusable items; sims (C, M, M). Returns pool positions
-    (C, picks) in pick order and whether each pick is a real candidate."""
+    scores (C, M) with -inf for unusable items; pool_index (C, M) their candidate rows;
+    pair_sims (P, P). Returns pool positions (C, picks) in pick order and whether each pick
+    is a real candidate.
+
+    Few, whole-chunk operations per step: on a CPU each one is a parallel region, and on
+    shared cores every region waits for its slowest thread."""
+    # Same argmax as lam * score - (1 - lam) * nearest, in one operation, with unusable items
+    # staying at -inf. The floor on lam keeps 0 meaning "least similar first" (score breaks
+    # ties) instead of 0 * -inf = nan.
+    penalty = (1.0 - lam) / max(lam, MIN_MMR_LAMBDA)
     available = scores.clone()
     # -1 is the lowest possible cosine: before the first pick no item is penalised.
     nearest = torch.full_like(scores, -1.0)
@@ -272,14 +297,15 @@ def _mmr(
     positions = torch.zeros((len(scores), picks), dtype=torch.int64, device=scores.device)
     valid = torch.zeros((len(scores), picks), dtype=torch.bool, device=scores.device)
     for step in range(picks):
-        usable = torch.isfinite(available)
-        gain = torch.where(usable, lam * available - (1.0 - lam) * nearest, NEG_INF)
-        best = gain.argmax(dim=1)
+        best = torch.add(available, nearest, alpha=-penalty).argmax(dim=1)
         # An all -inf row still yields an argmax: it marks the end of that row's candidates.
-        valid[:, step] = usable[rows, best]
+        valid[:, step] = torch.isfinite(available[rows, best])
         positions[:, step] = best
         available[rows, best] = NEG_INF
-        nearest = torch.maximum(nearest, sims[rows, best])
+        # Only the new pick's row of similarities to the pool: picks x M per subscriber, not
+        # the M x M pool matrix, whose gather would cost more than the whole ranking.
+        offsets = (pool_index[rows, best] * len(pair_sims))[:, None] + pool_index
+        torch.maximum(nearest, torch.take(pair_sims, offsets), out=nearest)
     return positions, valid
 
 

@@ -65,13 +65,19 @@ class EntryScan:
     entries: list[Element]
     feed_id: str
     total_results: int | None
-    problem: str | None
+    damage: str | None  # where the document breaks, if it does
+
+    @property
+    def problem(self) -> str | None:
+        if self.damage is None:
+            return None
+        return f"{self.damage}; kept the {len(self.entries)} complete entries before it"
 
 
 def scan_entries(content: bytes, *, source: str) -> EntryScan:
     """Strictly parse an Atom document, keeping every entry that closed before any damage."""
     entries: list[Element] = []
-    feed_id, total, problem = "", None, None
+    feed_id, total, damage = "", None, None
     try:
         for _event, elem in iterparse(BytesIO(content), events=("end",), forbid_dtd=True):
             if elem.tag == f"{ATOM}entry":
@@ -84,13 +90,10 @@ def scan_entries(content: bytes, *, source: str) -> EntryScan:
         raise SourceError(source, f"refused unsafe XML ({type(exc).__name__})") from exc
     except ParseError as exc:
         line, column = exc.position
+        damage = f"malformed XML at line {line}, column {column}"
         if not entries:
-            raise SourceError(source, f"malformed XML at line {line}, column {column}") from exc
-        problem = (
-            f"malformed XML at line {line}, column {column}; "
-            f"kept the {len(entries)} complete entries before it"
-        )
-    return EntryScan(entries=entries, feed_id=feed_id, total_results=total, problem=problem)
+            raise SourceError(source, damage) from exc
+    return EntryScan(entries=entries, feed_id=feed_id, total_results=total, damage=damage)
 
 
 def record_from_result(result: arxiv.Result) -> PaperRecord:

@@ -90,6 +90,7 @@ def fetch_arxiv(*, since: date | None = None, progress: Progress | None = None) 
         num_retries=settings.ARXIV_NUM_RETRIES,
         max_results=settings.ARXIV_MAX_RESULTS,
         timeout=settings.HTTP_TIMEOUT_SECONDS,
+        max_retry_after=settings.HTTP_MAX_RETRY_AFTER_SECONDS,
     )
     if since:
         records = takewhile(lambda record: record.published.date() >= since, records)
@@ -113,7 +114,10 @@ def fetch_huggingface(*, day: date | None = None, progress: Progress | None = No
     day = day or timezone.now().date()
     origin = f"{settings.HF_API_URL}/api/daily_papers?date={day.isoformat()}"
     with recorded_run(source="huggingface", origin=origin) as run:
-        session = clients.http_session(user_agent=settings.HTTP_USER_AGENT)
+        session = clients.http_session(
+            user_agent=settings.HTTP_USER_AGENT,
+            max_retry_after=settings.HTTP_MAX_RETRY_AFTER_SECONDS,
+        )
         content = clients.fetch_daily_papers(
             session=session,
             api_url=settings.HF_API_URL,

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from digest.codelinks import extract_code_urls, parse_repo_url
 from digest.models import Category, CodeLink, IngestionRun, Paper, StarSnapshot, TrendingSignal
+from digest.services.moderation import review_incoming
 from digest.services.sources.records import HFRecord, PaperRecord, SourceError
 
 # Paper fields a record sets, and how to read each from a record.
@@ -121,7 +122,9 @@ def _better_source(new: str, old: str) -> bool:
 def link_code(*, paper: Paper, url: str, source: str) -> CodeLink | None:
     """Attach a repository to a paper, or raise an existing link to a better source."""
     repo = parse_repo_url(url)
-    if repo is None:
+    # No forge allows names this long (GitHub: 39 + 100 characters); storing one would abort
+    # the whole batch on the column width.
+    if repo is None or len(repo.url) > CodeLink._meta.get_field("url").max_length:
         return None
     link, created = CodeLink.objects.get_or_create(
         paper=paper,
@@ -162,6 +165,8 @@ def store_papers(records: Iterable[PaperRecord]) -> dict[str, str]:
             outcomes[arxiv_id] = Outcome.UPDATED
         else:
             outcomes[arxiv_id] = Outcome.UNCHANGED
+    # Before the writes: moderation compares the stored titles of `changed` with the new ones.
+    review_incoming(new=created, changed=changed)
     Paper.objects.bulk_create(created)
     if changed:
         Paper.objects.bulk_update(changed, [*_PAPER_FIELDS, "changed_at"])

@@ -25,7 +25,9 @@ def refresh_stars(*, limit: int = 100) -> StarRefresh:
     outcome = StarRefresh()
     if not settings.GITHUB_TOKEN:
         return outcome
-    session = clients.http_session(user_agent=settings.HTTP_USER_AGENT)
+    session = clients.http_session(
+        user_agent=settings.HTTP_USER_AGENT, max_retry_after=settings.HTTP_MAX_RETRY_AFTER_SECONDS
+    )
     links = CodeLink.objects.filter(host="github.com").order_by(
         F("stars_checked_at").asc(nulls_first=True)
     )[:limit]

@@ -1,0 +1,251 @@
+"""GET /api/papers/ served from the cache, against a bare Django view that returns the same
+bytes: requests/s and p50/p99 latency under gunicorn with wrk. Both are served by the same
+gunicorn, the same Django settings and middleware, in the same run, in alternating rounds.
+Then the SQL queries of uncached pages of 5, 25 and 100 papers. Prints; never asserts.
+
+    apt-get install -y wrk        # the load generator (Debian's package)
+    .venv/bin/python bench/api.py [--duration 5] [--rounds 6] [--workers 2] [--cache locmem]
+
+Needs PostgreSQL (DATABASE_URL, as `make test`), and Redis (REDIS_URL) with `--cache redis`.
+Creates the database `digest_bench_api` (the recorded ../shared/data replayed, trending
+scores computed) and drops it at the end; with Redis, database 14 is flushed before and after.
+Only 127.0.0.1 is ever sent a request.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from urllib.request import urlopen
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER_URL = os.getenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/digest")
+BENCH_DATABASE = "digest_bench_api"
+BENCH_REDIS = urlunsplit(
+    urlsplit(os.getenv("REDIS_URL", "redis://127.0.0.1:6379/15"))._replace(path="/14")
+)
+PORT = 8766
+BASE = f"http://127.0.0.1:{PORT}"
+OURS, BARE = "/api/papers/", "/bench/bare/"
+
+# --- What gunicorn serves: the real app, plus the bare view --------------------------------
+
+_handler = None
+
+
+def _bare(request):
+    """The bytes our API answered, read once from the file the bench wrote, and nothing else."""
+    from django.http import HttpResponse
+
+    if not hasattr(_bare, "body"):
+        _bare.body = Path(os.environ["BENCH_API_BODY"]).read_bytes()
+    return HttpResponse(_bare.body, content_type="application/json")
+
+
+def application(environ, start_response):
+    """WSGI entry point (`bench.api:application`): digest's own application with one more URL."""
+    global _handler
+    if _handler is None:
+        from django.core.wsgi import get_wsgi_application
+        from django.urls import clear_url_caches, path
+
+        _handler = get_wsgi_application()
+        import digest.urls
+
+        digest.urls.urlpatterns.append(path(BARE.strip("/") + "/", _bare))
+        clear_url_caches()
+    return _handler(environ, start_response)
+
+
+# --- The run -------------------------------------------------------------------------------
+
+
+def bench_environment(*, cache: str, body: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": urlunsplit(urlsplit(SERVER_URL)._replace(path=f"/{BENCH_DATABASE}")),
+        "CACHE_URL": BENCH_REDIS if cache == "redis" else "locmem://",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "digest.settings",
+        # Static files come from the app folders here, without a collectstatic folder.
+        "PYTHONWARNINGS": "ignore:No directory at",
+        # All traffic comes from one address: the limiter still runs on every request (its
+        # cost is part of ours), but never refuses one.
+        "API_THROTTLE_RATE": f"{10**9}/second",
+        "BENCH_API_BODY": str(body),
+    }
+
+
+def recreate_database(*, drop_only: bool = False) -> None:
+    import psycopg
+
+    maintenance = urlunsplit(urlsplit(SERVER_URL)._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        if not drop_only:
+            connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+
+
+def flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(BENCH_REDIS).flushdb()
+
+
+def fill_database() -> None:
+    from django.core.management import call_command
+
+    from digest.services.sources.fetch import replay
+    from digest.services.trending import recompute_trending
+
+    call_command("migrate", verbosity=0)
+    reports = replay(paths=[ROOT.parent / "shared" / "data"])
+    recompute_trending()
+    print(f"replayed {sum(r.counts.new for r in reports)} papers from {len(reports)} files")
+
+
+def uncached_queries(sizes: list[int]) -> dict[int, int]:
+    """SQL queries of one uncached list page per page size, through the whole request."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client, counts = Client(HTTP_HOST="127.0.0.1"), {}
+    for size in sizes:
+        cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(OURS, {"page_size": size})
+        assert response.status_code == 200, response.content
+        counts[size] = len(queries)
+    cache.clear()
+    return counts
+
+
+def start_gunicorn(*, workers: int, environment: dict[str, str]) -> subprocess.Popen:
+    command = [sys.executable, "-m", "gunicorn", "bench.api:application"]
+    command += ["-b", f"127.0.0.1:{PORT}", "-w", str(workers), "--log-level", "warning"]
+    server = subprocess.Popen(command, cwd=ROOT, env=environment)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urlopen(BASE + OURS, timeout=5) as response:
+                response.read()
+            return server
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    sys.exit("gunicorn did not answer within 60 s")
+
+
+def fetch(path: str) -> bytes:
+    with urlopen(BASE + path, timeout=30) as response:
+        return response.read()
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def wrk(path: str, *, duration: int, connections: int) -> dict[str, float]:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", BASE + path]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
+        "p50": _ms(re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)[1]),
+        "p99": _ms(re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)[1]),
+        "errors": int(errors[1]) if errors else 0,
+    }
+
+
+def report(results: dict[str, list[dict]], queries: dict[int, int]) -> None:
+    print(f"\n{'view':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    medians = {}
+    for name, runs in results.items():
+        medians[name] = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        m = medians[name]
+        print(f"{name:<28} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {m['errors']:>8.0f}")
+    # Each round runs both back to back: the median of the rounds' ratios is the figure least
+    # moved by other load on the machine.
+    ratios = [a["rps"] / b["rps"] for a, b in zip(*results.values(), strict=True)]
+    print(f"{'req/s ours / bare':<28} {statistics.median(ratios):>8.2f}x (median of rounds)")
+    print(f"ratio per round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}")
+    sizes = ", ".join(f"{size} papers: {count}" for size, count in queries.items())
+    print(f"\nSQL queries of an uncached page ({sizes})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of both")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--cache", choices=["locmem", "redis"], default="locmem")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install -y wrk")
+
+    folder = tempfile.TemporaryDirectory()
+    body = Path(folder.name) / "papers.json"
+    environment = bench_environment(cache=args.cache, body=body)
+    os.environ.update(environment)
+    sys.path.insert(0, str(ROOT))
+    warnings.filterwarnings("ignore", "No directory at")
+    import django
+
+    recreate_database()
+    if args.cache == "redis":
+        flush_redis()
+    django.setup()
+    server = None
+    try:
+        fill_database()
+        queries = uncached_queries([5, 25, 100])
+        server = start_gunicorn(workers=args.workers, environment=environment)
+        body.write_bytes(fetch(OURS))
+        if fetch(BARE) != body.read_bytes():
+            sys.exit("the bare view does not return the API's bytes")
+        for path in (OURS, BARE) * 50:  # every worker warm, every cache filled
+            fetch(path)
+        print(
+            f"{len(body.read_bytes()):,} bytes per response; {args.workers} gunicorn workers, "
+            f"wrk 1 thread x {args.connections} connections, {args.duration}s x "
+            f"{args.rounds} rounds each; cache {args.cache}; {os.cpu_count()} cores"
+        )
+        results = {f"ours {OURS}": [], f"bare {BARE}": []}
+        for round_number in range(args.rounds):
+            # Alternate which goes first, so a machine whose speed drifts penalises both.
+            order = list(results) if round_number % 2 == 0 else list(reversed(results))
+            for name in order:
+                path = name.split()[1]
+                results[name].append(
+                    wrk(path, duration=args.duration, connections=args.connections)
+                )
+        report(results, queries)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        from django.db import connections
+
+        connections.close_all()
+        recreate_database(drop_only=True)
+        if args.cache == "redis":
+            flush_redis()
+        folder.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Digest sending throughput: our path against a bare `smtplib` loop, to the same local SMTP
+sink (aiosmtpd in its own process), in the same run. Prints figures; asserts nothing.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/digest_mail \\
+        .venv/bin/python bench/send.py --subscribers 10000 --workers 2
+
+Our path is the production one: the planned deliveries go out in chunks of MAIL_CHUNK_SIZE as
+`tasks.mail.send_digest_chunk` tasks on the `mail` queue, sent by real Celery workers
+(`--workers` processes, Redis broker at BENCH_REDIS_URL): claim, compose with inlined CSS,
+send over a reused SMTP connection, record. It is timed from the first task queued to the last
+delivery recorded as sent. The bare loop sends pre-rendered digests of the same sizes over one
+connection; it runs before and after ours and the mean counts.
+
+It works in a database of its own (`digest_bench_send`, created on DATABASE_URL's server and
+dropped at the end) holding the recorded corpus (../shared/data), embedded and scored as after
+a real ingestion. Planning (every reader ranked in one batch, deliveries recorded) is timed
+apart: it is not sending.
+"""
+
+import argparse
+import multiprocessing
+import os
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT.parent / "shared" / "data"
+TOPICS = [
+    "video generation, diffusion models",
+    "LLM agents, tool use",
+    "reinforcement learning from human feedback",
+    "speech recognition",
+    "retrieval augmented generation",
+    "robot manipulation",
+    "efficient attention, long context",
+    "3D reconstruction, gaussian splatting",
+]
+SAMPLE = 500  # distinct pre-rendered digests the bare loop cycles through
+DATABASE = "digest_bench_send"
+
+
+def sink(port: int, ready, stop, received) -> None:
+    """A local SMTP sink that accepts and counts every message."""
+    from aiosmtpd.controller import Controller
+
+    class Count:
+        async def handle_DATA(self, server, session, envelope):
+            with received.get_lock():
+                received.value += 1
+            return "250 OK"
+
+    controller = Controller(Count(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def mail_env(port: int) -> dict[str, str]:
+    return {
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+        "EMAIL_USE_TLS": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def setup_django(port: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.update(DJANGO_SETTINGS_MODULE="digest.settings", **mail_env(port))
+    import django
+
+    django.setup()
+
+
+def create_database() -> str:
+    """The bench's own database; returns its URL for the workers."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("set DATABASE_URL to a PostgreSQL server")
+    connection.settings_dict["TEST"]["NAME"] = DATABASE
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{DATABASE}"
+
+
+def load_corpus(day: date) -> None:
+    from digest.services.embedding.papers import embed_missing_papers
+    from digest.services.sources.fetch import replay
+    from digest.services.trending import recompute_trending
+
+    pages = sorted((DATA_DIR / "arxiv").glob("cs_query_start*.xml"))
+    replay(paths=[*pages, DATA_DIR / "huggingface" / f"daily_papers_{day}.json"])
+    embed_missing_papers()
+    recompute_trending()
+
+
+def make_subscribers(n: int) -> list[int]:
+    from digest.models import Subscriber
+
+    Subscriber.objects.bulk_create(
+        Subscriber(
+            email=f"reader{i}@example.org",
+            status=Subscriber.Status.ACTIVE,
+            interests=TOPICS[i % len(TOPICS)],
+        )
+        for i in range(n)
+    )
+    return list(Subscriber.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def pre_render(delivery_ids: list[int]) -> list[bytes]:
+    from digest.models import Delivery
+    from digest.services.emails.compose import digest_message
+
+    sample = Delivery.objects.filter(pk__in=delivery_ids[:SAMPLE]).order_by("pk")
+    return [digest_message(delivery=d).message().as_bytes(linesep="\r\n") for d in sample]
+
+
+def bare_loop(port: int, messages: list[bytes], n: int) -> float:
+    """Seconds to send n pre-rendered messages over one connection."""
+    client = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    started = time.perf_counter()
+    for i in range(n):
+        client.sendmail("digest@localhost", [f"bare{i}@example.org"], messages[i % len(messages)])
+    elapsed = time.perf_counter() - started
+    client.quit()
+    return elapsed
+
+
+def start_workers(n: int, database_url: str, broker: str, port: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "mail"]
+    command += ["-c", str(n), "--without-gossip", "--without-mingle", "-l", "warning"]
+    env = {
+        **os.environ,
+        **mail_env(port),
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker,
+    }
+    # The banner and task log would drown the figures.
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+
+def wait_sent(n: int, *, timeout: float = 1800) -> None:
+    from digest.models import Delivery
+
+    deadline = time.monotonic() + timeout
+    while Delivery.objects.filter(state=Delivery.State.SENT).count() < n:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {n} digests")
+        time.sleep(0.1)
+
+
+def queue_chunks(broker: str, chunks: list[list[int]]) -> None:
+    from tasks import app
+    from tasks.mail import send_digest_chunk
+
+    with app.connection_for_write(broker) as connection:
+        for chunk in chunks:
+            send_digest_chunk.apply_async(args=[chunk], connection=connection)
+
+
+def ours(args, database_url: str, port: int, delivery_ids: list[int]) -> float:
+    """Seconds from the first chunk queued to the last digest recorded as sent, after a warm-up
+    chunk that loads the workers' code (excluded)."""
+    import redis
+    from django.conf import settings
+
+    from digest.services.delivery import chunks
+
+    redis.Redis.from_url(args.broker).delete("mail")
+    batches = list(chunks(delivery_ids, settings.MAIL_CHUNK_SIZE))
+    workers = start_workers(args.workers, database_url, args.broker, port)
+    try:
+        warm_up = batches[: args.workers]
+        queue_chunks(args.broker, warm_up)
+        wait_sent(sum(map(len, warm_up)))
+        started = time.perf_counter()
+        queue_chunks(args.broker, batches[args.workers :])
+        wait_sent(len(delivery_ids))
+        return time.perf_counter() - started
+    finally:
+        workers.terminate()
+        workers.wait(60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 6, 12))
+    parser.add_argument(
+        "--broker", default=os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    )
+    args = parser.parse_args()
+
+    port = free_port()
+    spawn = multiprocessing.get_context("spawn")
+    ready, stop, received = spawn.Event(), spawn.Event(), spawn.Value("i", 0)
+    sink_process = spawn.Process(target=sink, args=(port, ready, stop, received))
+    sink_process.start()
+    ready.wait(30)
+    setup_django(port)
+    from django.conf import settings
+    from django.db import connection
+
+    from digest.services.delivery import plan
+
+    database_url = create_database()
+    try:
+        started = time.perf_counter()
+        load_corpus(args.day)
+        subscriber_ids = make_subscribers(args.subscribers)
+        print(f"corpus and {len(subscriber_ids)} subscribers: {time.perf_counter() - started:.0f}s")
+        started = time.perf_counter()
+        delivery_ids = plan(day=args.day, subscriber_ids=subscriber_ids)
+        planning = time.perf_counter() - started
+        print(f"planning (rank everyone, record {len(delivery_ids)} deliveries): {planning:.0f}s")
+
+        messages = pre_render(delivery_ids)
+        n = len(delivery_ids)
+        bare_before = bare_loop(port, messages, n)
+        ours_s = ours(args, database_url, port, delivery_ids)
+        bare_after = bare_loop(port, messages, n)
+        bare_s = (bare_before + bare_after) / 2
+        started = time.perf_counter()
+        plan(day=args.day + timedelta(days=1), subscriber_ids=subscriber_ids)
+        next_day = time.perf_counter() - started
+        timed = n - min(n, args.workers * settings.MAIL_CHUNK_SIZE)  # less the warm-up
+
+        size = sum(map(len, messages)) / len(messages) / 1024
+        print(f"{n} digests, {size:.1f} KiB on average, chunks of {settings.MAIL_CHUNK_SIZE}")
+        print(f"{'path':<34}{'messages':>9}{'seconds':>9}{'per second':>12}")
+        label = f"ours ({args.workers} worker processes)"
+        print(f"{label:<34}{timed:>9}{ours_s:>9.1f}{timed / ours_s:>12.0f}")
+        for name, seconds in (("bare smtplib, before", bare_before), ("bare, after", bare_after)):
+            print(f"{name:<34}{n:>9}{seconds:>9.1f}{n / seconds:>12.0f}")
+        print(f"ratio ours / bare: {(timed / ours_s) / (n / bare_s):.2f}")
+        print(f"{n} digests sent in {ours_s * n / timed:.0f}s")
+        print(
+            f"planning: {planning:.0f}s the first day, {next_day:.0f}s the next (interests cached)"
+        )
+        print(f"the sink received {received.value} messages ({3 * n} expected)")
+    finally:
+        connection.close()
+        connection.creation.destroy_test_db(DATABASE, verbosity=0)
+        stop.set()
+        sink_process.join(30)
+
+
+if __name__ == "__main__":
+    main()

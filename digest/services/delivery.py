@@ -1,0 +1,446 @@
+"""Sending the daily digest: exactly one per subscriber and local date.
+
+The Delivery row is the lock. Planning inserts it (unique subscriber + local date) together
+with the ranked papers; sending claims it by a conditional UPDATE (pending -> sending),
+committed just before its SMTP transaction, so a duplicated task, two beat processes, a
+retried task or a restarted worker never send twice. A row left in `sending` may have been
+accepted by the SMTP server before its worker died: it becomes `ambiguous`, for review, and
+is never resent.
+"""
+
+import logging
+import smtplib
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection, transaction
+from django.db.models import Count, F, Prefetch
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from digest.models import CodeLink, Delivery, DeliveryItem, Paper, Subscriber
+from digest.services.emails.backends import FolderBackend
+from digest.services.emails.compose import (
+    PaperPart,
+    already_subscribed_message,
+    confirmation_message,
+    digest_message,
+)
+from digest.services.papers import visible_papers, with_cards
+from digest.services.ranking.digests import Pick, pick_papers
+from digest.services.subscriptions import Notice
+
+log = logging.getLogger(__name__)
+State = Delivery.State
+ACTIVE = Subscriber.Status.ACTIVE
+# Subscribers whose plan is written in one transaction: bounds statement sizes.
+PLAN_BATCH = 1000
+# Digests claimed together: one commit claims them, one records how they went. A worker that
+# dies mid-batch leaves at most this many `sending`, to be reviewed and never resent.
+CLAIM_BATCH = 10
+# A digest that could not go out within a day is old news: it is given up, not sent late.
+GIVE_UP_AFTER = timedelta(days=1)
+
+
+class MailServerUnavailable(Exception):
+    """No SMTP connection could be opened: nothing was claimed, the whole chunk can wait."""
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    ambiguous: int = 0
+    # Claimed elsewhere, or the reader left between planning and sending.
+    skipped: int = 0
+    # Temporary failures, pending again: the caller retries them with backoff.
+    retry: list[int] = field(default_factory=list)
+
+    def count(self, outcomes: list["Outcome"]) -> None:
+        for outcome in outcomes:
+            if outcome.state == State.SENT:
+                self.sent += 1
+            elif outcome.state == State.AMBIGUOUS:
+                self.ambiguous += 1
+            elif outcome.state == State.PENDING:
+                self.retry.append(outcome.delivery.pk)
+            else:
+                self.failed += 1
+
+    def add(self, other: "SendReport") -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.ambiguous += other.ambiguous
+        self.skipped += other.skipped
+        self.retry += other.retry
+
+    def __str__(self) -> str:
+        return (
+            f"{self.sent} sent, {self.failed} failed, {len(self.retry)} to retry, "
+            f"{self.ambiguous} ambiguous, {self.skipped} skipped"
+        )
+
+
+def chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+    iterator = iter(ids)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+# --- Who is due --------------------------------------------------------------------------
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # The forms store valid names only; one bad row must not stop everyone's digest.
+        log.warning("unknown time zone %r, using UTC", name)
+        return ZoneInfo("UTC")
+
+
+def due_subscribers(*, now: datetime) -> dict[date, list[int]]:
+    """Active subscribers whose local delivery hour has come and who have no digest for their
+    local date yet, grouped by that date (around midnight UTC readers live on two days)."""
+    clocks: dict[str, datetime] = {}
+    due: dict[date, list[int]] = defaultdict(list)
+    rows = Subscriber.objects.filter(status=ACTIVE).values_list("pk", "timezone", "delivery_hour")
+    for pk, zone, hour in rows.order_by("pk"):
+        if zone not in clocks:
+            clocks[zone] = now.astimezone(_zone(zone))
+        if clocks[zone].hour >= hour:
+            due[clocks[zone].date()].append(pk)
+    have = set(
+        Delivery.objects.filter(local_date__in=list(due)).values_list("subscriber_id", "local_date")
+    )
+    due = {day: [pk for pk in ids if (pk, day) not in have] for day, ids in due.items()}
+    return {day: ids for day, ids in due.items() if ids}
+
+
+# --- Planning ----------------------------------------------------------------------------
+
+
+def plan(*, day: date, subscriber_ids: list[int]) -> list[int]:
+    """Rank these subscribers for `day` in one batch and record a pending delivery with its
+    papers for each who has any (an empty digest is not sent); returns the new delivery ids.
+    A subscriber who already has a delivery for that date keeps it."""
+    picks = pick_papers(subscriber_ids=subscriber_ids, day=day)
+    with_papers = sorted(pk for pk, chosen in picks.items() if chosen)
+    planned = []
+    for batch in chunks(with_papers, PLAN_BATCH):
+        planned += _record_plan(day, {pk: picks[pk] for pk in batch})
+    return planned
+
+
+def _record_plan(day: date, picks: dict[int, list[Pick]]) -> list[int]:
+    with transaction.atomic():
+        # Inserted in subscriber order, so concurrent planners queue on the unique index
+        # instead of deadlocking; a conflict means another planner got there first.
+        Delivery.objects.bulk_create(
+            [Delivery(subscriber_id=pk, local_date=day) for pk in picks], ignore_conflicts=True
+        )
+        # Ours are the rows still without papers: other planners commit theirs with papers.
+        mine = dict(
+            Delivery.objects.filter(
+                local_date=day, subscriber_id__in=list(picks), items=None
+            ).values_list("subscriber_id", "pk")
+        )
+        DeliveryItem.objects.bulk_create(
+            DeliveryItem(
+                delivery_id=delivery_id,
+                paper_id=pick.paper_id,
+                position=position,
+                score=pick.score,
+                why=pick.why,
+            )
+            for subscriber_id, delivery_id in mine.items()
+            for position, pick in enumerate(picks[subscriber_id])
+        )
+    return sorted(mine.values())
+
+
+# --- Sending -----------------------------------------------------------------------------
+
+
+def _drop_departed(delivery_ids: list[int] | None = None) -> int:
+    """Pending digests of readers who paused or left since planning: nothing was sent, so
+    the row goes (and with it the papers' "already sent" mark)."""
+    pending = Delivery.objects.filter(state=State.PENDING).exclude(subscriber__status=ACTIVE)
+    if delivery_ids is not None:
+        pending = pending.filter(pk__in=delivery_ids)
+    return pending.delete()[1].get("digest.Delivery", 0)
+
+
+def _pending(delivery_ids: list[int]) -> list[Delivery]:
+    """The pending deliveries with all a digest shows; each paper is loaded once per chunk,
+    however many readers get it."""
+    papers = Paper.objects.defer("abstract", "comment", "journal_ref").prefetch_related(
+        Prefetch("code_links", queryset=CodeLink.objects.order_by("id"))
+    )
+    items = DeliveryItem.objects.order_by("position").prefetch_related(
+        Prefetch("paper", queryset=papers)
+    )
+    return list(
+        Delivery.objects.filter(pk__in=delivery_ids, state=State.PENDING)
+        .select_related("subscriber")
+        .defer("subscriber__interest_vector")
+        .prefetch_related(Prefetch("items", queryset=items))
+        .order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery: Delivery
+    state: str
+    error: str = ""
+    # A permanent refusal of the recipient (not of us as sender): counts towards a pause.
+    bounced: bool = False
+    # The server closed or broke the connection: open a new one for the next digest.
+    reconnect: bool = False
+
+
+def _message_id(message: EmailMultiAlternatives) -> str:
+    return message.extra_headers["Message-ID"]
+
+
+def _claim_sql() -> str:
+    delivery, subscriber = Delivery._meta.db_table, Subscriber._meta.db_table
+    return (
+        f"UPDATE {delivery} SET state = %s, claimed_at = %s, attempts = attempts + 1,"
+        f" message_id = %s, subject = %s WHERE id = %s AND state = %s"
+        f" AND subscriber_id IN (SELECT id FROM {subscriber} WHERE status = %s)"
+    )
+
+
+def _claim(batch: list[tuple[Delivery, EmailMultiAlternatives]]) -> list[tuple]:
+    """pending -> sending by a conditional UPDATE of each row, so of two workers holding the
+    same delivery exactly one changes it; the reader must still be active. The row takes its
+    message's Message-ID, unique in the world, which then tells the rows this worker got.
+    The claims are committed before anything is sent."""
+    now = timezone.now()
+    rows = [
+        (State.SENDING, now, _message_id(message), message.subject, d.pk, State.PENDING, ACTIVE)
+        for d, message in batch
+    ]
+    with transaction.atomic():
+        # Plain SQL sent in one go: the ORM would compile an UPDATE per digest, which costs
+        # more than the whole SMTP transaction of a small digest.
+        with connection.cursor() as cursor:
+            cursor.executemany(_claim_sql(), rows)
+        mine = set(
+            Delivery.objects.filter(
+                pk__in=[delivery.pk for delivery, _ in batch],
+                message_id__in=[_message_id(message) for _, message in batch],
+            )
+            .order_by()
+            .values_list("pk", flat=True)
+        )
+    return [(delivery, message) for delivery, message in batch if delivery.pk in mine]
+
+
+def _refusal(delivery: Delivery, code: int, reply: bytes | str, *, by_recipient: bool) -> Outcome:
+    """RFC 5321: a 5xx reply is permanent, a 4xx one is worth another try later."""
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+    error = f"{code} {text}"
+    if code >= 500:
+        return Outcome(delivery, State.FAILED, error, bounced=by_recipient)
+    attempts = delivery.attempts + 1  # the claim counted this one
+    if attempts >= settings.MAIL_MAX_ATTEMPTS:
+        return Outcome(delivery, State.FAILED, f"gave up after {attempts} attempts: {error}")
+    return Outcome(delivery, State.PENDING, error)
+
+
+def _send(
+    delivery: Delivery, message: EmailMultiAlternatives, connection: BaseEmailBackend
+) -> Outcome:
+    try:
+        connection.send_messages([message])
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reply = next(iter(exc.recipients.values()))
+        return _refusal(delivery, code, reply, by_recipient=True)
+    except smtplib.SMTPResponseException as exc:
+        # A refused sender is our problem, not the reader's.
+        by_recipient = not isinstance(exc, smtplib.SMTPSenderRefused)
+        outcome = _refusal(delivery, exc.smtp_code, exc.smtp_error, by_recipient=by_recipient)
+        # 421: the server is closing this connection.
+        return replace(outcome, reconnect=exc.smtp_code == 421)
+    except (smtplib.SMTPException, OSError) as exc:
+        # The connection broke mid-transaction: the server may have taken the message.
+        error = f"connection lost while sending: {exc!r}"
+        return Outcome(delivery, State.AMBIGUOUS, error, reconnect=True)
+    return Outcome(delivery, State.SENT)
+
+
+def _record(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
+    """How the batch went, in one transaction; claimed deliveries that never reached the
+    server (the connection could not be reopened) go back to pending."""
+    now = timezone.now()
+    sent = [o.delivery for o in outcomes if o.state == State.SENT]
+    with transaction.atomic():
+        Delivery.objects.filter(pk__in=[d.pk for d in sent]).update(
+            state=State.SENT, sent_at=now, error=""
+        )
+        # "Repeated" hard failures means in a row: a delivered digest starts the count again.
+        Subscriber.objects.filter(
+            pk__in=[d.subscriber_id for d in sent if d.subscriber.hard_bounces]
+        ).update(hard_bounces=0)
+        for outcome in outcomes:
+            if outcome.state != State.SENT:
+                Delivery.objects.filter(pk=outcome.delivery.pk).update(
+                    state=outcome.state, error=outcome.error
+                )
+            if outcome.bounced:
+                _hard_failure(outcome.delivery.subscriber_id)
+        Delivery.objects.filter(pk__in=[d.pk for d in unsent], state=State.SENDING).update(
+            state=State.PENDING, attempts=F("attempts") - 1
+        )
+
+
+def _hard_failure(subscriber_id: int) -> None:
+    Subscriber.objects.filter(pk=subscriber_id).update(hard_bounces=F("hard_bounces") + 1)
+    Subscriber.objects.filter(
+        pk=subscriber_id, status=ACTIVE, hard_bounces__gte=settings.MAIL_MAX_HARD_FAILURES
+    ).update(status=Subscriber.Status.PAUSED)
+
+
+def _open(connection: BaseEmailBackend) -> None:
+    try:
+        connection.open()
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailServerUnavailable(f"cannot open an SMTP connection: {exc!r}") from exc
+
+
+def _reconnect(connection: BaseEmailBackend) -> None:
+    connection.close()
+    _open(connection)
+
+
+def _send_batch(
+    batch: list[Delivery], connection: BaseEmailBackend, parts: dict[str, PaperPart]
+) -> list[Outcome]:
+    claimed = _claim([(d, digest_message(delivery=d, parts=parts)) for d in batch])
+    outcomes: list[Outcome] = []
+    in_flight = None
+    try:
+        for delivery, message in claimed:
+            in_flight = delivery
+            outcomes.append(_send(delivery, message, connection))
+            in_flight = None
+            if outcomes[-1].reconnect:
+                _reconnect(connection)
+    finally:
+        # Interrupted mid-send, a digest stays `sending` (the server may have it); those
+        # after it never left and can wait for the next try.
+        done = {outcome.delivery.pk for outcome in outcomes}
+        unsent = [d for d, _ in claimed if d.pk not in done and d is not in_flight]
+        _record(outcomes, unsent=unsent)
+    return outcomes
+
+
+def send_chunk(
+    *, delivery_ids: list[int], connection: BaseEmailBackend | None = None
+) -> SendReport:
+    """Send the pending digests among `delivery_ids` over one connection (every SMTP
+    connection has settings.EMAIL_TIMEOUT). Raises MailServerUnavailable when no connection
+    opens; what was sent before that stays sent, the rest stays pending."""
+    report = SendReport(skipped=_drop_departed(delivery_ids))
+    deliveries = _pending(delivery_ids)
+    if not deliveries:
+        return report
+    connection = connection or get_connection()
+    _open(connection)
+    parts: dict[str, PaperPart] = {}  # each paper rendered once for the whole chunk
+    try:
+        for batch in chunks(deliveries, CLAIM_BATCH):
+            outcomes = _send_batch(batch, connection, parts)
+            report.skipped += len(batch) - len(outcomes)
+            report.count(outcomes)
+    finally:
+        connection.close()
+    return report
+
+
+# --- Runs: scheduled, by hand, dry ---------------------------------------------------------
+
+
+def recover(*, now: datetime) -> list[int]:
+    """Repair what dead workers and lost tasks leave behind; returns the pending deliveries
+    to queue again (a duplicate in the queue is harmless: the claim decides)."""
+    stale = now - timedelta(minutes=settings.MAIL_STALE_AFTER_MINUTES)
+    Delivery.objects.filter(state=State.SENDING, claimed_at__lt=stale).update(
+        state=State.AMBIGUOUS,
+        error="its worker stopped while sending: the server may have accepted it; not resent",
+    )
+    _drop_departed()
+    Delivery.objects.filter(state=State.PENDING, created_at__lt=now - GIVE_UP_AFTER).update(
+        state=State.FAILED, error="not sent within a day of planning: given up"
+    )
+    waiting = Delivery.objects.filter(state=State.PENDING).annotate(
+        last_try=Coalesce("claimed_at", "created_at")
+    )
+    return list(waiting.filter(last_try__lt=stale).order_by("pk").values_list("pk", flat=True))
+
+
+def schedule(*, now: datetime) -> list[list[int]]:
+    """The scheduled run: repair, plan everyone whose hour has come (ranked per local date in
+    one batch), and return the pending deliveries in chunks for the send tasks."""
+    delivery_ids = recover(now=now)
+    for day, subscriber_ids in due_subscribers(now=now).items():
+        delivery_ids += plan(day=day, subscriber_ids=subscriber_ids)
+    return list(chunks(delivery_ids, settings.MAIL_CHUNK_SIZE))
+
+
+def send_day(*, day: date, connection: BaseEmailBackend | None = None) -> SendReport:
+    """Every active subscriber without a digest for `day` gets one now, whatever their
+    delivery hour, through the planning and sending of the scheduled runs; so do those whose
+    digest for `day` an earlier run planned but could not send."""
+    waiting = Subscriber.objects.filter(status=ACTIVE).exclude(deliveries__local_date=day)
+    plan(day=day, subscriber_ids=list(waiting.values_list("pk", flat=True)))
+    pending = Delivery.objects.filter(local_date=day, state=State.PENDING).order_by("pk")
+    report = SendReport()
+    for chunk in chunks(list(pending.values_list("pk", flat=True)), settings.MAIL_CHUNK_SIZE):
+        report.add(send_chunk(delivery_ids=chunk, connection=connection))
+    return report
+
+
+def dry_run(*, day: date, folder: Path) -> SendReport:
+    """`send_day` with each message written to `folder` as an .eml file and every database
+    change rolled back: nothing is sent and nothing is recorded."""
+    with transaction.atomic():
+        report = send_day(day=day, connection=FolderBackend(folder=folder))
+        transaction.set_rollback(True)
+    return report
+
+
+def send_notice(*, subscriber_id: int, notice: str) -> None:
+    """A confirmation or "already subscribed" email (raises SMTP errors: the task retries)."""
+    subscriber = Subscriber.objects.get(pk=subscriber_id)
+    compose = {
+        Notice.CONFIRM: confirmation_message,
+        Notice.ALREADY_SUBSCRIBED: already_subscribed_message,
+    }[Notice(notice)]
+    compose(subscriber=subscriber).send()
+
+
+def archived_papers(*, day: date, paper_ids: list[str]) -> list[Paper]:
+    """The papers mailed in the digests of `day`, for the public "view in browser" page: the
+    ones named in `paper_ids` in that order, or else all of them, most widely sent first."""
+    mailed = DeliveryItem.objects.filter(delivery__local_date=day, delivery__state=State.SENT)
+    if paper_ids:
+        mailed = mailed.filter(paper_id__in=paper_ids)
+    readers = dict(
+        mailed.values("paper_id").annotate(n=Count("delivery")).values_list("paper_id", "n")
+    )
+    papers = list(with_cards(visible_papers()).filter(pk__in=list(readers)))
+    if paper_ids:
+        return sorted(papers, key=lambda paper: paper_ids.index(paper.pk))
+    return sorted(papers, key=lambda paper: (-readers[paper.pk], paper.pk))

@@ -1,0 +1,1 @@
+"""Email composition: subjects, HTML with inlined CSS, plain text, list headers."""

@@ -1,0 +1,83 @@
+"""What operators do to subscribers and deliveries from the admin, each step in the audit log.
+
+The state changes themselves belong to the subscriptions and delivery services; this module
+only adds who did it. Emails are queued by the caller once the change is committed.
+"""
+
+from django.db import transaction
+
+from digest.models import AuditLog, Delivery, Subscriber
+from digest.services import subscriptions
+from digest.services.moderation import Actor, audit_entry
+
+
+def set_paused(*, subscriber_ids: list[int], paused: bool, actor: Actor) -> int:
+    """Pause (or resume) subscribers through the subscriptions service; returns how many
+    changed. Only active readers pause and only paused ones resume, as on their own page."""
+    change = subscriptions.pause if paused else subscriptions.resume
+    with transaction.atomic():
+        before = {s.pk: s.status for s in Subscriber.objects.filter(pk__in=subscriber_ids)}
+        for subscriber_id in before:
+            change(subscriber_id=subscriber_id)
+        after = Subscriber.objects.filter(pk__in=subscriber_ids)
+        entries = [
+            audit_entry(
+                actor=actor,
+                action="pause" if paused else "resume",
+                target=subscriber,
+                before={"status": before[subscriber.pk]},
+                after={"status": subscriber.status},
+                reason="",
+            )
+            for subscriber in after
+            if subscriber.status != before[subscriber.pk]
+        ]
+        AuditLog.objects.bulk_create(entries)
+    return len(entries)
+
+
+def confirmations_to_resend(*, subscriber_ids: list[int], actor: Actor) -> list[int]:
+    """The subscribers among these still waiting for confirmation, each resend logged; the
+    caller queues their confirmation emails."""
+    pending = list(
+        Subscriber.objects.filter(pk__in=subscriber_ids, status=Subscriber.Status.PENDING)
+    )
+    AuditLog.objects.bulk_create(
+        audit_entry(
+            actor=actor,
+            action="resend-confirmation",
+            target=subscriber,
+            before={"status": subscriber.status},
+            after={"status": subscriber.status},
+            reason="",
+        )
+        for subscriber in pending
+    )
+    return [subscriber.pk for subscriber in pending]
+
+
+def retry_failed_deliveries(*, delivery_ids: list[int], actor: Actor) -> list[int]:
+    """Failed deliveries back to pending with a fresh attempt count; returns their ids for the
+    caller to queue. Deliveries needing review (maybe sent) are never retried from here."""
+    with transaction.atomic():
+        failed = list(
+            Delivery.objects.select_for_update().filter(
+                pk__in=delivery_ids, state=Delivery.State.FAILED
+            )
+        )
+        ids = [delivery.pk for delivery in failed]
+        Delivery.objects.filter(pk__in=ids).update(
+            state=Delivery.State.PENDING, error="", attempts=0
+        )
+        AuditLog.objects.bulk_create(
+            audit_entry(
+                actor=actor,
+                action="retry-delivery",
+                target=delivery,
+                before={"state": delivery.state, "error": delivery.error},
+                after={"state": Delivery.State.PENDING, "error": ""},
+                reason="",
+            )
+            for delivery in failed
+        )
+    return ids

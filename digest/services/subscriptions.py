@@ -1,0 +1,240 @@
+"""Subscribers: signup with double opt-in, signed links, preferences, pause, unsubscribe.
+
+Every link we mail is signed with `django.core.signing`, each purpose with its own salt, so a
+token made for one purpose never works for another. Tokens carry ids only: an address never
+appears in a URL (URLs end up in logs). Only the confirmation link expires; unsubscribe,
+preferences and feedback links must keep working in old emails.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from digest.models import DeliveryItem, Paper, PaperFeedback, Subscriber
+from digest.services.ranking.digests import forget_interests, record_feedback
+from digest.services.rate_limits import hit
+
+CONFIRM_SALT = "digest.subscriptions.confirm"
+PREFERENCES_SALT = "digest.subscriptions.preferences"
+UNSUBSCRIBE_SALT = "digest.subscriptions.unsubscribe"
+FEEDBACK_SALT = "digest.subscriptions.feedback"
+# The last part of a feedback link, and what it records.
+FEEDBACK_ANSWERS = {"more": PaperFeedback.Kind.LIKE, "less": PaperFeedback.Kind.DISLIKE}
+
+Status = Subscriber.Status
+
+
+class LinkError(Exception):
+    """A link that cannot be used; the message is shown to the reader as it is."""
+
+
+class ExpiredLink(LinkError):
+    """A genuine confirmation link that is too old: the page offers a new one."""
+
+
+@dataclass(frozen=True)
+class Preferences:
+    interests: str
+    categories: list[str]
+    delivery_hour: int
+    timezone: str
+    digest_size: int
+
+
+class Notice(StrEnum):
+    """Which email a signup calls for."""
+
+    CONFIRM = "confirm"
+    ALREADY_SUBSCRIBED = "already-subscribed"
+
+
+@dataclass(frozen=True)
+class Signup:
+    subscriber_id: int
+    notice: Notice
+
+
+# --- Tokens ------------------------------------------------------------------------------
+
+
+def confirm_token(*, subscriber_id: int) -> str:
+    return signing.dumps(subscriber_id, salt=CONFIRM_SALT)
+
+
+def preferences_token(*, subscriber_id: int) -> str:
+    return signing.dumps(subscriber_id, salt=PREFERENCES_SALT)
+
+
+def unsubscribe_token(*, subscriber_id: int) -> str:
+    return signing.dumps(subscriber_id, salt=UNSUBSCRIBE_SALT)
+
+
+def feedback_token(*, subscriber_id: int, delivery_id: int) -> str:
+    """One token per digest: its "more / less like this" links name the paper and the answer
+    after it, and only papers of that digest are accepted."""
+    return signing.dumps([subscriber_id, delivery_id], salt=FEEDBACK_SALT)
+
+
+def _load(token: str, *, salt: str, max_age: float | None = None) -> object:
+    try:
+        return signing.loads(token, salt=salt, max_age=max_age)
+    except signing.SignatureExpired as exc:
+        raise ExpiredLink("This confirmation link has expired.") from exc
+    except signing.BadSignature as exc:
+        raise LinkError("This link is damaged or incomplete: copy the whole link.") from exc
+
+
+def _subscriber(subscriber_id: object) -> Subscriber:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        raise LinkError("This link belongs to a subscription that no longer exists.")
+    return subscriber
+
+
+def subscriber_for(*, token: str, purpose: str) -> Subscriber:
+    """The subscriber a preferences or unsubscribe link was made for."""
+    salt = {"preferences": PREFERENCES_SALT, "unsubscribe": UNSUBSCRIBE_SALT}[purpose]
+    return _subscriber(_load(token, salt=salt))
+
+
+def feedback_for(*, token: str, paper_id: str, answer: str) -> tuple[Subscriber, Paper, str]:
+    """Who says "more" or "less" like which paper of their digest, from a signed feedback
+    link; returns the PaperFeedback kind."""
+    kind = FEEDBACK_ANSWERS.get(answer)
+    if kind is None:
+        raise LinkError("This link is damaged or incomplete: copy the whole link.")
+    subscriber_id, delivery_id = _load(token, salt=FEEDBACK_SALT)
+    item = DeliveryItem.objects.filter(
+        delivery_id=delivery_id, delivery__subscriber_id=subscriber_id, paper_id=paper_id
+    ).first()
+    if item is None:
+        raise LinkError("This link is damaged or incomplete: copy the whole link.")
+    paper = Paper.objects.filter(pk=paper_id, hidden=False).first()
+    if paper is None:
+        raise LinkError("This paper is no longer listed.")
+    return _subscriber(subscriber_id), paper, kind
+
+
+# --- Rate limits (the shared cache: Redis in production) ---------------------------------
+
+
+def allow_attempt(*, client: str) -> bool:
+    """Signups per client IP and window; False once the window's quota is used."""
+    retry_after = hit(
+        key=f"subscribe:{client}",
+        limit=settings.SUBSCRIBE_RATE_LIMIT,
+        window=settings.SUBSCRIBE_RATE_WINDOW_SECONDS,
+    )
+    return retry_after is None
+
+
+def _may_email(email: str) -> bool:
+    # Whoever types an address into the form must not turn us into a mail cannon against it.
+    digest = hashlib.sha256(email.encode()).hexdigest()
+    return cache.add(f"subscribe-email:{digest}", 1, settings.SUBSCRIBE_EMAIL_EVERY_SECONDS)
+
+
+# --- Signup and confirmation -------------------------------------------------------------
+
+
+def _apply(subscriber: Subscriber, preferences: Preferences) -> None:
+    subscriber.interests = preferences.interests
+    subscriber.categories = preferences.categories
+    subscriber.delivery_hour = preferences.delivery_hour
+    subscriber.timezone = preferences.timezone
+    subscriber.digest_size = preferences.digest_size
+
+
+def subscribe(*, email: str, preferences: Preferences) -> Signup | None:
+    """Record a signup and say which email it calls for, or None when this address was mailed
+    too recently. Callers answer the same whatever comes back: no address enumeration.
+
+    A new, pending or unsubscribed address takes the preferences and waits for confirmation; a
+    confirmed one keeps its own (a stranger must not change them) and is reminded of its link.
+    """
+    email = email.strip().lower()
+    with transaction.atomic():
+        subscriber, _ = Subscriber.objects.select_for_update().get_or_create(email=email)
+        if subscriber.status in (Status.PENDING, Status.UNSUBSCRIBED):
+            _apply(subscriber, preferences)
+            subscriber.status = Status.PENDING
+            subscriber.save()
+            forget_interests(subscriber_id=subscriber.pk)
+    if not _may_email(email):
+        return None
+    confirmed = subscriber.status in (Status.ACTIVE, Status.PAUSED)
+    notice = Notice.ALREADY_SUBSCRIBED if confirmed else Notice.CONFIRM
+    return Signup(subscriber_id=subscriber.pk, notice=notice)
+
+
+def confirmation_for(*, token: str) -> Subscriber:
+    """The subscriber a confirmation link is for, if the link is genuine, fresh and still
+    means something (raises ExpiredLink or LinkError)."""
+    max_age = settings.CONFIRM_LINK_MAX_AGE_HOURS * 3600
+    subscriber = _subscriber(_load(token, salt=CONFIRM_SALT, max_age=max_age))
+    if subscriber.status == Status.UNSUBSCRIBED:
+        raise LinkError("You unsubscribed after this link was sent: sign up again to come back.")
+    return subscriber
+
+
+def confirm(*, token: str) -> Subscriber:
+    """Double opt-in: the link from the confirmation email. Confirming twice changes nothing."""
+    subscriber = confirmation_for(token=token)
+    if subscriber.status == Status.PENDING:
+        subscriber.status = Status.ACTIVE
+        subscriber.confirmed_at = timezone.now()
+        subscriber.save(update_fields=["status", "confirmed_at"])
+    return subscriber
+
+
+def renew_confirmation(*, token: str) -> Signup | None:
+    """A fresh confirmation email for the reader of an expired link (the signature must still
+    be ours); None when there is nothing to send or it was sent too recently."""
+    subscriber = _subscriber(_load(token, salt=CONFIRM_SALT))
+    if subscriber.status != Status.PENDING or not _may_email(subscriber.email):
+        return None
+    return Signup(subscriber_id=subscriber.pk, notice=Notice.CONFIRM)
+
+
+# --- Preferences, pause, unsubscribe, feedback -------------------------------------------
+
+
+def update_preferences(*, subscriber_id: int, preferences: Preferences) -> Subscriber:
+    subscriber = Subscriber.objects.get(pk=subscriber_id)
+    _apply(subscriber, preferences)
+    subscriber.save()
+    # The cached interest vector no longer describes this reader.
+    forget_interests(subscriber_id=subscriber_id)
+    return subscriber
+
+
+def pause(*, subscriber_id: int) -> None:
+    Subscriber.objects.filter(pk=subscriber_id, status=Status.ACTIVE).update(status=Status.PAUSED)
+
+
+def resume(*, subscriber_id: int) -> None:
+    """Back from a pause; a pause after hard bounces ends too, the reader vouches for the
+    address, so the bounce count starts again."""
+    Subscriber.objects.filter(pk=subscriber_id, status=Status.PAUSED).update(
+        status=Status.ACTIVE, hard_bounces=0
+    )
+
+
+def unsubscribe(*, subscriber_id: int) -> None:
+    """Immediate and idempotent: the first unsubscription time is kept."""
+    Subscriber.objects.filter(pk=subscriber_id).exclude(status=Status.UNSUBSCRIBED).update(
+        status=Status.UNSUBSCRIBED, unsubscribed_at=timezone.now()
+    )
+
+
+def give_feedback(*, token: str, paper_id: str, answer: str) -> tuple[Paper, str]:
+    """Apply a signed "more / less like this" link; the reader's interests move with it."""
+    subscriber, paper, kind = feedback_for(token=token, paper_id=paper_id, answer=answer)
+    record_feedback(subscriber_id=subscriber.pk, paper_id=paper.pk, kind=kind)
+    return paper, kind

@@ -1,0 +1,41 @@
+"""Readers' "report a problem" on a paper page: a short form, rate-limited per client IP.
+A report puts the paper into the admin's moderation queue."""
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from digest.api.throttles import ReportRateThrottle
+from digest.services.moderation import REPORT_MAX_LENGTH, report_problem
+from digest.services.papers import visible_papers
+
+
+class ReportForm(forms.Form):
+    reason = forms.CharField(
+        label="What is wrong with this entry?",
+        help_text="For example: the code link points to the wrong repository, or spam.",
+        max_length=REPORT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def report(request: HttpRequest, arxiv_id: str) -> HttpResponse:
+    paper = get_object_or_404(visible_papers(), pk=arxiv_id)
+    form = ReportForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        # Refused reports come back with the reader's text, so nothing typed is lost.
+        if not ReportRateThrottle().allow_request(request, None):
+            form.add_error(None, "Too many reports from your connection: please try later.")
+            status = 429
+        elif form.is_valid():
+            report_problem(paper_id=paper.pk, reason=form.cleaned_data["reason"])
+            messages.success(request, "Thank you: an editor will look at this paper.")
+            return redirect("paper-detail", arxiv_id=paper.pk)
+        else:
+            status = 400
+    context = {"paper": paper, "form": form}
+    return render(request, "digest/report_problem.html", context, status=status)

@@ -1,0 +1,185 @@
+"""Subscription pages: signup, confirmation, preferences, one-click unsubscribe, feedback, and
+the public "view in browser" archive of a day's digest.
+
+Links from emails never change anything on GET (mail scanners open every link): they show a
+page whose button POSTs. The one exception the standards ask for is the RFC 8058 one-click
+unsubscribe POST, which carries no cookie and no CSRF token.
+"""
+
+from datetime import date
+from functools import partial
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from digest.api.throttles import client_ip
+from digest.forms import PreferencesForm, SubscribeForm
+from digest.models import Subscriber
+from digest.services import delivery, subscriptions
+from digest.services.subscriptions import ExpiredLink, LinkError, Signup
+from tasks.mail import send_subscription_email
+
+ONE_CLICK = "One-Click"
+
+
+def _rate_limited(request: HttpRequest) -> HttpResponse | None:
+    if subscriptions.allow_attempt(client=client_ip(request)):
+        return None
+    return render(request, "subscriptions/rate_limited.html", status=429)
+
+
+def _notify(signup: Signup | None) -> None:
+    if signup is not None:
+        transaction.on_commit(
+            partial(send_subscription_email.delay, signup.subscriber_id, str(signup.notice))
+        )
+
+
+def _bad_link(request: HttpRequest, error: LinkError) -> HttpResponse:
+    return render(request, "subscriptions/bad_link.html", {"error": error}, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest) -> HttpResponse:
+    form = SubscribeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        # Only a signup that would record something counts: fixing a typo costs nothing.
+        if limited := _rate_limited(request):
+            return limited
+        _notify(
+            subscriptions.subscribe(
+                email=form.cleaned_data["email"], preferences=form.preferences()
+            )
+        )
+        # The same answer for a new, pending, confirmed or unsubscribed address.
+        return redirect("subscription-check-inbox")
+    return render(request, "subscriptions/subscribe.html", {"form": form})
+
+
+def check_inbox(request: HttpRequest) -> HttpResponse:
+    return render(request, "subscriptions/check_inbox.html")
+
+
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        if request.method == "POST":
+            subscriber = subscriptions.confirm(token=token)
+            manage = subscriptions.preferences_token(subscriber_id=subscriber.pk)
+            return render(request, "subscriptions/confirmed.html", {"token": manage})
+        subscriptions.confirmation_for(token=token)
+    except ExpiredLink as error:
+        return render(
+            request, "subscriptions/link_expired.html", {"error": error, "token": token}, status=410
+        )
+    except LinkError as error:
+        return _bad_link(request, error)
+    return render(request, "subscriptions/confirm.html", {"token": token})
+
+
+@require_POST
+def renew(request: HttpRequest, token: str) -> HttpResponse:
+    if limited := _rate_limited(request):
+        return limited
+    try:
+        _notify(subscriptions.renew_confirmation(token=token))
+    except LinkError as error:
+        return _bad_link(request, error)
+    return redirect("subscription-check-inbox")
+
+
+def _save_preferences(request: HttpRequest, subscriber: Subscriber) -> PreferencesForm | None:
+    """Apply the button pressed; the form comes back only when it has errors to show."""
+    action = request.POST.get("action")
+    if action == "pause":
+        subscriptions.pause(subscriber_id=subscriber.pk)
+        messages.success(request, "Paused: no digests until you resume.")
+    elif action == "resume":
+        subscriptions.resume(subscriber_id=subscriber.pk)
+        messages.success(request, "Resumed: your next digest comes at your delivery time.")
+    else:
+        form = PreferencesForm(request.POST)
+        if not form.is_valid():
+            return form
+        subscriptions.update_preferences(
+            subscriber_id=subscriber.pk, preferences=form.preferences()
+        )
+        messages.success(request, "Saved. Your next digest follows these preferences.")
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = subscriptions.subscriber_for(token=token, purpose="preferences")
+    except LinkError as error:
+        return _bad_link(request, error)
+    form = None
+    if request.method == "POST" and subscriber.status != Subscriber.Status.UNSUBSCRIBED:
+        form = _save_preferences(request, subscriber)
+        if form is None:
+            return redirect("subscription-preferences", token=token)
+    form = form or PreferencesForm(
+        initial={
+            "interests": subscriber.interests,
+            "categories": subscriber.categories,
+            "delivery_hour": subscriber.delivery_hour,
+            "timezone": subscriber.timezone,
+            "digest_size": subscriber.digest_size,
+        }
+    )
+    context = {
+        "form": form,
+        "subscriber": subscriber,
+        "unsubscribe_token": subscriptions.unsubscribe_token(subscriber_id=subscriber.pk),
+    }
+    return render(request, "subscriptions/preferences.html", context)
+
+
+@csrf_exempt  # RFC 8058: mailbox providers POST without cookies or a CSRF token
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = subscriptions.subscriber_for(token=token, purpose="unsubscribe")
+    except LinkError as error:
+        return _bad_link(request, error)
+    if request.method == "GET":
+        return render(request, "subscriptions/unsubscribe.html", {"subscriber": subscriber})
+    if request.POST.get("List-Unsubscribe") != ONE_CLICK:
+        error = LinkError("An unsubscribe request must carry List-Unsubscribe=One-Click.")
+        return _bad_link(request, error)
+    subscriptions.unsubscribe(subscriber_id=subscriber.pk)
+    # 200 with the answer itself, no redirect: RFC 8058 clients do not follow one.
+    return render(request, "subscriptions/unsubscribed.html", {"subscriber": subscriber})
+
+
+@require_http_methods(["GET", "POST"])
+def feedback(request: HttpRequest, token: str, paper_id: str, answer: str) -> HttpResponse:
+    link = {"token": token, "paper_id": paper_id, "answer": answer}
+    try:
+        if request.method == "POST":
+            paper, kind = subscriptions.give_feedback(**link)
+            return render(
+                request, "subscriptions/feedback_saved.html", {"paper": paper, "kind": kind}
+            )
+        _, paper, kind = subscriptions.feedback_for(**link)
+    except LinkError as error:
+        return _bad_link(request, error)
+    return render(request, "subscriptions/feedback.html", {"paper": paper, "kind": kind})
+
+
+def archive(request: HttpRequest, day: str) -> HttpResponse:
+    """The public copy of a day's digest: no reader, no token, just the papers."""
+    try:
+        when = date.fromisoformat(day)
+    except ValueError as exc:
+        raise Http404("the date must be YYYY-MM-DD") from exc
+    wanted = [pk for pk in request.GET.get("papers", "").split(",") if pk.strip()]
+    papers = delivery.archived_papers(day=when, paper_ids=wanted)
+    if not papers:
+        raise Http404("no digest was sent that day")
+    return render(request, "subscriptions/archive.html", {"day": when, "papers": papers})

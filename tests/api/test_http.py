@@ -1,0 +1,80 @@
+"""What a client and a proxy see: validators, Cache-Control, 304s, the cached list and when it
+goes stale, constant SQL per uncached page, throttling."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from digest.services.moderation import PaperAction, moderate_papers
+from digest.services.sources.fetch import replay
+from tests.conftest import ARXIV_PAGES
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/papers/", "/api/papers/2512.13689/", "/api/digests/2026-06-12/"]
+)
+def test_public_responses_are_cacheable_and_revalidate_to_304(client, corpus, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response["ETag"].startswith('"')
+    assert "public" in response["Cache-Control"] and "max-age=60" in response["Cache-Control"]
+    again = client.get(path, HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    assert client.get(path, HTTP_IF_NONE_MATCH='"something else"').status_code == 200
+
+
+def test_a_cached_list_page_costs_no_query(client, corpus, django_assert_num_queries):
+    first = client.get("/api/papers/", {"category": "cs.CV"})
+    with django_assert_num_queries(0):
+        again = client.get("/api/papers/", {"category": "cs.CV"})
+    assert again.content == first.content
+    assert again["ETag"] == first["ETag"]
+
+
+def test_moderation_makes_cached_lists_stale(
+    client, corpus, admin_user, django_capture_on_commit_callbacks
+):
+    top = client.get("/api/papers/").json()["results"][0]["arxiv_id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        moderate_papers(paper_ids=[top], action=PaperAction.HIDE, actor=admin_user, reason="x")
+    assert top not in {item["arxiv_id"] for item in client.get("/api/papers/").json()["results"]}
+
+
+def test_ingestion_makes_cached_lists_stale(client, corpus, django_capture_on_commit_callbacks):
+    before = client.get("/api/papers/").json()["count"]
+    with django_capture_on_commit_callbacks(execute=True):
+        replay(paths=[ARXIV_PAGES[1]])
+    assert client.get("/api/papers/").json()["count"] == before + 100
+
+
+def test_an_uncached_page_costs_the_same_queries_whatever_its_size(client, corpus, empty_cache):
+    counts = []
+    for size in (5, 50, 100):
+        empty_cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/api/papers/", {"page_size": size})
+        assert len(response.json()["results"]) == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1] == counts[2], counts
+
+
+def test_anonymous_clients_are_throttled_per_ip(client, corpus, settings):
+    settings.API_THROTTLE_RATE = "3/minute"
+    for _ in range(3):
+        assert client.get("/api/papers/").status_code == 200
+    response = client.get("/api/papers/")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert "throttled" in response.json()["detail"].lower()
+    # Another address has its own allowance.
+    assert client.get("/api/papers/", REMOTE_ADDR="192.0.2.7").status_code == 200
+
+
+def test_behind_a_proxy_the_configured_header_names_the_client(client, corpus, settings):
+    settings.API_THROTTLE_RATE = "1/minute"
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    assert client.get("/api/papers/", HTTP_X_REAL_IP="198.51.100.1").status_code == 200
+    assert client.get("/api/papers/", HTTP_X_REAL_IP="198.51.100.2").status_code == 200
+    assert client.get("/api/papers/", HTTP_X_REAL_IP="198.51.100.1").status_code == 429

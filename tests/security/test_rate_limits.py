@@ -1,0 +1,93 @@
+"""Rate limits on signup, "report a problem" and the API count per client IP, and a client
+cannot pick a fresh IP with a forwarding header: without a trusted proxy only the socket's
+address counts; with one (CLIENT_IP_HEADER), only the entry the proxy itself appended."""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+
+from digest.models import Paper
+from digest.services.sources.fetch import replay
+from tests.conftest import HF_DAILY
+
+pytestmark = pytest.mark.django_db
+
+LIMIT = 3
+PROXY = "HTTP_X_FORWARDED_FOR"
+
+
+def spoofed(i: int) -> dict[str, str]:
+    """Every header a client might use to claim another address, new on each request."""
+    address = f"198.51.100.{i}"
+    return {
+        "HTTP_X_FORWARDED_FOR": address,
+        "HTTP_X_REAL_IP": address,
+        "HTTP_FORWARDED": f"for={address}",
+        "HTTP_CLIENT_IP": address,
+        "HTTP_TRUE_CLIENT_IP": address,
+    }
+
+
+def behind_proxy(i: int, client_address: str) -> dict[str, str]:
+    # The client sends a forged X-Forwarded-For; the proxy appends the address it saw.
+    return {PROXY: f"198.51.100.{i}, 10.0.0.{i}, {client_address}"}
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> Iterator[None]:
+    # The limits live in the cache, which outlives a test's database transaction.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def paper() -> Paper:
+    replay(paths=[HF_DAILY])
+    return Paper.objects.first()
+
+
+def signup(client: Client, i: int, headers: dict[str, str]) -> int:
+    data = {"email": f"reader{i}@example.org", "interests": "graph neural networks",
+            "delivery_hour": 8, "timezone": "UTC", "digest_size": 10}  # fmt: skip
+    return client.post(reverse("subscribe"), data, **headers).status_code
+
+
+def report(client: Client, i: int, headers: dict[str, str], *, paper: Paper) -> int:
+    url = reverse("paper-report", args=[paper.pk])
+    return client.post(url, {"reason": f"wrong code link ({i})"}, **headers).status_code
+
+
+def api(client: Client, i: int, headers: dict[str, str]) -> int:
+    return client.get(reverse("api-papers"), {"page": 1}, **headers).status_code
+
+
+@pytest.fixture(params=["signup", "report", "api"])
+def endpoint(request, settings, paper) -> Callable[[Client, int, dict[str, str]], int]:
+    """One rate-limited endpoint, its limit set to LIMIT per client IP."""
+    settings.SUBSCRIBE_RATE_LIMIT = LIMIT
+    settings.REPORT_RATE = f"{LIMIT}/hour"
+    settings.API_THROTTLE_RATE = f"{LIMIT}/hour"
+    if request.param == "report":
+        return lambda client, i, headers: report(client, i, headers, paper=paper)
+    return {"signup": signup, "api": api}[request.param]
+
+
+def test_forwarding_headers_do_not_reset_the_limit_without_a_trusted_proxy(
+    client, settings, endpoint
+):
+    settings.CLIENT_IP_HEADER = ""
+    statuses = [endpoint(client, i, spoofed(i)) for i in range(LIMIT + 2)]
+    assert all(status < 400 for status in statuses[:LIMIT])
+    assert statuses[LIMIT:] == [429, 429]
+
+
+def test_behind_a_trusted_proxy_only_the_address_it_saw_counts(client, settings, endpoint):
+    settings.CLIENT_IP_HEADER = PROXY
+    statuses = [endpoint(client, i, behind_proxy(i, "203.0.113.7")) for i in range(LIMIT + 1)]
+    assert statuses[LIMIT] == 429
+    # Another reader behind the same proxy has a budget of their own.
+    assert endpoint(client, 99, behind_proxy(99, "203.0.113.8")) < 400
