@@ -35,3 +35,5 @@ urlpatterns = [
     path("feeds/me/<str:token>.rss", feeds.PersonalFeed(), name="feed-personal-rss"),
     path("feeds/me/<str:token>.atom", feeds.PersonalAtom(), name="feed-personal-atom"),
 ]
+
+handler404 = "digest.views.errors.not_found"

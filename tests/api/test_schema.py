@@ -81,3 +81,10 @@ def test_no_server_error_and_every_response_matches_the_schema(
     cache.clear()  # neither rate limits nor cached pages carry over between examples
     _, token = feed_reader
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+
+
+def test_an_unroutable_api_path_answers_json_404(client):
+    response = client.get("/api/papers/%0A/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert client.get("/no-such-page/")["Content-Type"].startswith("text/html")
