@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from digest.models import Subscriber
 from tests.conftest import wait_for
@@ -30,7 +31,8 @@ def test_subscribe_confirm_read_and_unsubscribe(
     page.goto(live_server.url + "/")
     page.click("nav >> text=Subscribe")
     # The time zone the browser reports is preselected; 08:00 and 10 papers are the defaults.
-    assert page.locator("select[name=timezone]").input_value() == "Asia/Tokyo"
+    # Our script sets it after the page loads: wait for it rather than race it.
+    expect(page.locator("select[name=timezone]")).to_have_value("Asia/Tokyo")
     assert page.locator("select[name=delivery_hour]").input_value() == "8"
     page.fill("input[name=email]", EMAIL)
     page.fill("textarea[name=interests]", "video generation\ndiffusion models")
