@@ -260,13 +260,12 @@ LOGGING = {
 }
 
 # --- Subscriptions and the daily email digest (issue 4) ---
-# The shared cache holds the signup rate limits: Redis in production (a redis:// URL), memory
-# of the one process otherwise (the quick start).
+# The shared cache holds the rate limits: Redis in production (a redis:// URL), memory of the
+# one process otherwise (the quick start). django-redis keeps its connections and increments
+# in one round trip, where Django's own Redis backend makes a client per call.
 CACHE_URL = os.getenv("CACHE_URL", "locmem://")
 if CACHE_URL.startswith(("redis://", "rediss://")):
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    }
+    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": CACHE_URL}}
 elif CACHE_URL == "locmem://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
