@@ -92,16 +92,20 @@ class RepoRef:
     name: str  # the repository name (anonymous.4open.science: the anonymised id)
 
 
-def extract_code_urls(text: str) -> list[str]:
-    """Canonical repository URLs named in ``text``, first spelling first, no duplicates."""
+def forge_mentions(text: str) -> list[str]:
+    """Every URL on a counted forge host in ``text``, as written, repository or not."""
     if not isinstance(text, str):  # the contract is "never raises", even on bad input
         return []
     # LaTeX escapes an underscore inside \url{} as "\_"; the URL itself has "_".
-    text = text.replace("\\_", "_")
+    return [match.group(0) for match in _CANDIDATE_RE.finditer(text.replace("\\_", "_"))]
+
+
+def extract_code_urls(text: str) -> list[str]:
+    """Canonical repository URLs named in ``text``, first spelling first, no duplicates."""
     seen: set[str] = set()
     urls: list[str] = []
-    for match in _CANDIDATE_RE.finditer(text):
-        ref = parse_repo_url(match.group(0))
+    for mention in forge_mentions(text):
+        ref = parse_repo_url(mention)
         # Forges compare owner and name case-insensitively: keep the first spelling only.
         if ref is not None and ref.url.lower() not in seen:
             seen.add(ref.url.lower())

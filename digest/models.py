@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from digest.codelinks import RepoRef, parse_repo_url
+
 
 class Category(models.Model):
     """An arXiv category such as cs.LG; a table so that "papers in cs.CL" is an indexed join."""
@@ -96,6 +98,15 @@ class CodeLink(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @classmethod
+    def repo_for(cls, url: str) -> RepoRef | None:
+        """The repository `url` names, if it fits a code link: no forge allows names this long
+        (GitHub: 39 + 100 characters), and storing one would abort a batch on the column."""
+        repo = parse_repo_url(url)
+        if repo is None or len(repo.url) > cls._meta.get_field("url").max_length:
+            return None
+        return repo
 
 
 class StarSnapshot(models.Model):

@@ -17,7 +17,7 @@ from django.db import models, transaction
 
 # The candidate pattern link extraction itself uses, so "a code URL we could not use" means
 # exactly the mentions that `extract_code_urls` had to drop.
-from digest.codelinks import _CANDIDATE_RE, RepoRef, extract_code_urls, parse_repo_url
+from digest.codelinks import RepoRef, extract_code_urls, forge_mentions, parse_repo_url
 from digest.models import AuditLog, CodeLink, Paper, ProblemReport
 from digest.services.content_version import content_changed
 from digest.services.papers import primary_code_link, visible_papers
@@ -118,8 +118,8 @@ def moderate_papers(
 
 def repository(url: str) -> RepoRef:
     """The repository an editor's URL names, or a ModerationError saying what is accepted."""
-    repo = parse_repo_url(url)
-    if repo is None or len(repo.url) > CodeLink._meta.get_field("url").max_length:
+    repo = CodeLink.repo_for(url)
+    if repo is None:
         raise ModerationError(
             f"{url!r} does not name a repository: give https://<host>/<owner>/<name> on "
             "GitHub, GitLab, Bitbucket, Codeberg or anonymous.4open.science."
@@ -220,11 +220,9 @@ def _normal(text: str) -> str:
 
 
 def _code_url_problems(text: str, known_code_urls: list[str]) -> list[str]:
-    # LaTeX writes "_" as "\_" inside \url{}, as extract_code_urls knows too.
-    mentions = (match.group(0) for match in _CANDIDATE_RE.finditer(text.replace("\\_", "_")))
     problems = [
         f"code URL {mention!r} names no repository (a user page?)"
-        for mention in mentions
+        for mention in forge_mentions(text)
         if parse_repo_url(mention) is None
     ]
     # Forks keep the name: one name under two owners means one of them is probably a copy.

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from digest.api.throttles import client_ip
 from digest.forms import PreferencesForm, SubscribeForm
 from digest.models import Subscriber
-from digest.services import delivery, subscriptions
+from digest.services import delivery, personal_feed, subscriptions
 from digest.services.subscriptions import ExpiredLink, LinkError, Signup
 from tasks.mail import send_subscription_email
 
@@ -101,6 +101,9 @@ def _save_preferences(request: HttpRequest, subscriber: Subscriber) -> Preferenc
     elif action == "resume":
         subscriptions.resume(subscriber_id=subscriber.pk)
         messages.success(request, "Resumed: your next digest comes at your delivery time.")
+    elif action == "new-feed-token":
+        personal_feed.revoke_feed_token(subscriber_id=subscriber.pk)
+        messages.success(request, "New feed address made: the old one no longer works.")
     else:
         form = PreferencesForm(request.POST)
         if not form.is_valid():
@@ -137,6 +140,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "subscriber": subscriber,
         "unsubscribe_token": subscriptions.unsubscribe_token(subscriber_id=subscriber.pk),
     }
+    if subscriber.status in personal_feed.FEED_STATES:
+        context["feed_token"] = personal_feed.feed_token(subscriber_id=subscriber.pk)
     return render(request, "subscriptions/preferences.html", context)
 
 

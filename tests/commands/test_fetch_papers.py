@@ -40,7 +40,7 @@ def test_a_missing_path_is_a_clear_error():
 
 
 def test_bad_since_is_refused():
-    with pytest.raises(CommandError, match="--since expects YYYY-MM-DD"):
+    with pytest.raises(CommandError, match="argument --since: expects a date as YYYY-MM-DD"):
         call_command("fetch_papers", "--since", "yesterday")
 
 

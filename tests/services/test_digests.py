@@ -61,6 +61,18 @@ def test_papers_already_sent_and_hidden_papers_are_excluded(readers):
     assert first[1].paper_id not in again
 
 
+def test_papers_of_a_failed_digest_may_come_again(readers):
+    reader = readers["video"]
+    first = pick_papers(subscriber_ids=[reader.pk], day=DAY)[reader.pk]
+    failed = Delivery.objects.create(
+        subscriber=reader, local_date=date(2026, 6, 11), state=Delivery.State.FAILED
+    )
+    DeliveryItem.objects.create(
+        delivery=failed, paper_id=first[0].paper_id, position=0, score=1, why="never arrived"
+    )
+    assert _ids(pick_papers(subscriber_ids=[reader.pk], day=DAY)[reader.pk])[0] == first[0].paper_id
+
+
 def test_less_like_this_moves_the_reader_away(readers):
     reader = readers["video"]
     before = pick_papers(subscriber_ids=[reader.pk], day=DAY)[reader.pk]

@@ -233,6 +233,23 @@ def test_pause_and_resume_from_the_preferences_page(client):
     assert Subscriber.objects.get().status == Status.ACTIVE
 
 
+def test_preferences_page_gives_the_personal_feed_and_a_new_address_revokes_the_old(client):
+    url = _preferences(_reader())
+    (old,) = set(re.findall(r'href="(/feeds/me/[^"]+\.rss)"', client.get(url).content.decode()))
+    assert client.get(old).status_code == 200
+    page = client.post(url, {"action": "new-feed-token"}, follow=True).content.decode()
+    assert "old one no longer works" in page
+    (new,) = set(re.findall(r'href="(/feeds/me/[^"]+\.rss)"', page))
+    assert new != old
+    assert client.get(old).status_code == 404
+    assert client.get(new).status_code == 200
+
+
+def test_an_unsubscribed_reader_has_no_personal_feed(client):
+    html = client.get(_preferences(_reader(Status.UNSUBSCRIBED))).content.decode()
+    assert "/feeds/me/" not in html
+
+
 def test_preferences_of_an_unsubscribed_reader_change_nothing(client):
     reader = _reader(Status.UNSUBSCRIBED)
     url = _preferences(reader)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from digest.management.arguments import iso_date
 from digest.services.sources.fetch import (
     RunReport,
     fetch_arxiv,
@@ -19,20 +20,13 @@ from digest.services.sources.ingest import Counts
 from digest.services.sources.records import SourceError
 
 
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"--since expects YYYY-MM-DD, not {value!r}") from exc
-
-
 class Command(BaseCommand):
     help = "Fetch papers from arXiv and Hugging Face, or replay recorded responses."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--source", choices=["arxiv", "hf", "all"], default="all")
         parser.add_argument(
-            "--since", type=_day, help="arXiv: stop at older submissions; HF: the day to read"
+            "--since", type=iso_date, help="arXiv: stop at older submissions; HF: the day to read"
         )
         parser.add_argument(
             "--replay",

@@ -1,21 +1,13 @@
 """python manage.py send_digests [--date YYYY-MM-DD] [--dry-run [FOLDER]]"""
 
-from argparse import ArgumentTypeError
-from datetime import date
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from digest.management.arguments import iso_date
 from digest.services.delivery import MailServerUnavailable, dry_run, send_day
-
-
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ArgumentTypeError(f"expects a date as YYYY-MM-DD, not {value!r}") from exc
 
 
 class Command(BaseCommand):
@@ -25,7 +17,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--date", type=_day, help="the digests' date (default: today, UTC)")
+        parser.add_argument("--date", type=iso_date, help="the digests' date (default: today, UTC)")
         parser.add_argument(
             "--dry-run",
             nargs="?",

@@ -14,7 +14,7 @@ import torch
 from django.conf import settings
 from django.db.models import Q
 
-from digest.models import DeliveryItem, Paper, PaperFeedback, Subscriber
+from digest.models import Delivery, DeliveryItem, Paper, PaperFeedback, Subscriber
 from digest.services.embedding.embedder import resolve_device
 from digest.services.embedding.index import paper_index
 from digest.services.embedding.papers import current_embedder, from_bytes, to_bytes
@@ -156,9 +156,15 @@ def record_feedback(*, subscriber_id: int, paper_id: str, kind: str) -> PaperFee
 def _already_sent(subscribers: list[Subscriber], candidates: Candidates):
     columns = {pk: col for col, pk in enumerate(candidates.ids)}
     rows = {subscriber.pk: row for row, subscriber in enumerate(subscribers)}
-    sent = DeliveryItem.objects.filter(
-        delivery__subscriber__in=subscribers, paper_id__in=candidates.ids
-    ).values_list("delivery__subscriber_id", "paper_id")
+    # Papers of digests that went out, may have (ambiguous) or are about to; a failed digest
+    # never reached the reader, so its papers may still come.
+    sent = (
+        DeliveryItem.objects.filter(
+            delivery__subscriber__in=subscribers, paper_id__in=candidates.ids
+        )
+        .exclude(delivery__state=Delivery.State.FAILED)
+        .values_list("delivery__subscriber_id", "paper_id")
+    )
     pairs = [(rows[sid], columns[pid]) for sid, pid in sent]
     return (
         torch.tensor([r for r, _ in pairs], dtype=torch.int64),

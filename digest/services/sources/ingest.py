@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from django.db import transaction
 from django.utils import timezone
 
-from digest.codelinks import extract_code_urls, parse_repo_url
+from digest.codelinks import extract_code_urls
 from digest.models import Category, CodeLink, IngestionRun, Paper, StarSnapshot, TrendingSignal
 from digest.services.moderation import review_incoming
 from digest.services.sources.records import HFRecord, PaperRecord, SourceError
@@ -121,10 +121,8 @@ def _better_source(new: str, old: str) -> bool:
 
 def link_code(*, paper: Paper, url: str, source: str) -> CodeLink | None:
     """Attach a repository to a paper, or raise an existing link to a better source."""
-    repo = parse_repo_url(url)
-    # No forge allows names this long (GitHub: 39 + 100 characters); storing one would abort
-    # the whole batch on the column width.
-    if repo is None or len(repo.url) > CodeLink._meta.get_field("url").max_length:
+    repo = CodeLink.repo_for(url)
+    if repo is None:
         return None
     link, created = CodeLink.objects.get_or_create(
         paper=paper,
