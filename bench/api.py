@@ -4,7 +4,8 @@ gunicorn, the same Django settings and middleware, in the same run, in alternati
 Then the SQL queries of uncached pages of 5, 25 and 100 papers. Prints; never asserts.
 
     apt-get install -y wrk        # the load generator (Debian's package)
-    .venv/bin/python bench/api.py [--duration 5] [--rounds 6] [--workers 2] [--cache locmem]
+    PYTHONPATH=. .venv/bin/python bench/api.py [--duration 5] [--rounds 6] [--workers 2] \
+        [--cache locmem]
 
 Needs PostgreSQL (DATABASE_URL, as `make test`), and Redis (REDIS_URL) with `--cache redis`.
 Creates the database `digest_bench_api` (the recorded ../shared/data replayed, trending
@@ -20,18 +21,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 from urllib.request import urlopen
 
-ROOT = Path(__file__).resolve().parents[1]
-SERVER_URL = os.getenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/digest")
+from bench import _common as common
+
 BENCH_DATABASE = "digest_bench_api"
-BENCH_REDIS = urlunsplit(
-    urlsplit(os.getenv("REDIS_URL", "redis://127.0.0.1:6379/15"))._replace(path="/14")
-)
+BENCH_REDIS = common.redis_url(14)
 PORT = 8766
 BASE = f"http://127.0.0.1:{PORT}"
 OURS, BARE = "/api/papers/", "/bench/bare/"
@@ -69,49 +66,23 @@ def application(environ, start_response):
 
 
 def bench_environment(*, cache: str, body: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": urlunsplit(urlsplit(SERVER_URL)._replace(path=f"/{BENCH_DATABASE}")),
-        "CACHE_URL": BENCH_REDIS if cache == "redis" else "locmem://",
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "digest.settings",
+    return common.server_environment(
+        database=BENCH_DATABASE,
+        CACHE_URL=BENCH_REDIS if cache == "redis" else "locmem://",
         # Static files come from the app folders here, without a collectstatic folder.
-        "PYTHONWARNINGS": "ignore:No directory at",
+        PYTHONWARNINGS="ignore:No directory at",
         # All traffic comes from one address: the limiter still runs on every request (its
         # cost is part of ours), but never refuses one.
-        "API_THROTTLE_RATE": f"{10**9}/second",
-        "BENCH_API_BODY": str(body),
-    }
-
-
-def recreate_database(*, drop_only: bool = False) -> None:
-    import psycopg
-
-    maintenance = urlunsplit(urlsplit(SERVER_URL)._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        if not drop_only:
-            connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-
-
-def flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(BENCH_REDIS).flushdb()
+        API_THROTTLE_RATE=f"{10**9}/second",
+        BENCH_API_BODY=str(body),
+    )
 
 
 def fill_database() -> None:
-    from django.core.management import call_command
-
-    from digest.services.sources.fetch import replay
     from digest.services.trending import recompute_trending
 
-    call_command("migrate", verbosity=0)
-    reports = replay(paths=[ROOT.parent / "shared" / "data"])
+    common.replay_recorded()
     recompute_trending()
-    print(f"replayed {sum(r.counts.new for r in reports)} papers from {len(reports)} files")
 
 
 def uncached_queries(sizes: list[int]) -> dict[int, int]:
@@ -132,20 +103,16 @@ def uncached_queries(sizes: list[int]) -> dict[int, int]:
     return counts
 
 
-def start_gunicorn(*, workers: int, environment: dict[str, str]) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "bench.api:application"]
-    command += ["-b", f"127.0.0.1:{PORT}", "-w", str(workers), "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=ROOT, env=environment)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urlopen(BASE + OURS, timeout=5) as response:
-                response.read()
-            return server
-        except OSError:
-            time.sleep(0.5)
-    server.kill()
-    sys.exit("gunicorn did not answer within 60 s")
+def serve(*, workers: int, environment: dict[str, str]) -> subprocess.Popen:
+    # Sync workers, one thread each, as the figures in bench/README.md were measured: wrk keeps
+    # its connections busy, so the worker type does not move the ratio.
+    return common.start_gunicorn(
+        "bench.api:application",
+        port=PORT,
+        options=["-w", str(workers), "-k", "sync", "--threads", "1"],
+        environment=environment,
+        ready=lambda: fetch(OURS),
+    )
 
 
 def fetch(path: str) -> bytes:
@@ -201,19 +168,19 @@ def main() -> None:
     body = Path(folder.name) / "papers.json"
     environment = bench_environment(cache=args.cache, body=body)
     os.environ.update(environment)
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(common.ROOT))
     warnings.filterwarnings("ignore", "No directory at")
     import django
 
-    recreate_database()
+    common.recreate_database(BENCH_DATABASE)
     if args.cache == "redis":
-        flush_redis()
+        common.flush_redis(BENCH_REDIS)
     django.setup()
     server = None
     try:
         fill_database()
         queries = uncached_queries([5, 25, 100])
-        server = start_gunicorn(workers=args.workers, environment=environment)
+        server = serve(workers=args.workers, environment=environment)
         body.write_bytes(fetch(OURS))
         if fetch(BARE) != body.read_bytes():
             sys.exit("the bare view does not return the API's bytes")
@@ -235,15 +202,8 @@ def main() -> None:
                 )
         report(results, queries)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        from django.db import connections
-
-        connections.close_all()
-        recreate_database(drop_only=True)
-        if args.cache == "redis":
-            flush_redis()
+        redis = BENCH_REDIS if args.cache == "redis" else None
+        common.clean_up(server, database=BENCH_DATABASE, redis=redis)
         folder.cleanup()
 
 

@@ -5,7 +5,10 @@ Prints requests/s, p50/p95/p99 and errors per kind of request, then the memory o
 gunicorn worker once it has served searches (the embedding model loaded). Never asserts.
 
     apt-get install -y wrk        # the load generator (Debian's package)
-    .venv/bin/python bench/load.py [--duration 30] [--workers 2] [--scale 1.0]
+    PYTHONPATH=. .venv/bin/python bench/load.py [--duration 30] [--workers N] [--scale 1.0]
+
+gunicorn runs with the production settings of gunicorn.conf.py (gthread workers, one torch
+thread each); the flags override its worker, thread and torch-thread counts.
 
 It needs PostgreSQL and Redis (DATABASE_URL / REDIS_URL, the defaults of `make test`) and
 creates what it uses: the database `digest_bench`, filled by replaying ../shared/data and
@@ -26,15 +29,13 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
-ROOT = Path(__file__).resolve().parents[1]
-SERVER_URL = os.getenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/digest")
+from bench import _common as common
+
 BENCH_DATABASE = "digest_bench"
-BENCH_REDIS = urlunsplit(
-    urlsplit(os.getenv("REDIS_URL", "redis://127.0.0.1:6379/15"))._replace(path="/13")
-)
+BENCH_REDIS = common.redis_url(13)
 PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
 # Every limit out of the way: all traffic comes from one address, and the bench measures the
@@ -66,67 +67,61 @@ class Traffic:
 
 
 def bench_environment() -> dict[str, str]:
-    database = urlunsplit(urlsplit(SERVER_URL)._replace(path=f"/{BENCH_DATABASE}"))
-    return {
-        **os.environ,
-        "DATABASE_URL": database,
-        "CACHE_URL": BENCH_REDIS,
-        "CELERY_BROKER_URL": BENCH_REDIS,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SITE_URL": BASE,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "digest.settings",
+    return common.server_environment(
+        database=BENCH_DATABASE,
+        CACHE_URL=BENCH_REDIS,
+        CELERY_BROKER_URL=BENCH_REDIS,
+        SITE_URL=BASE,
         **UNLIMITED,
-    }
-
-
-def recreate_database(*, drop_only: bool = False) -> None:
-    import psycopg
-
-    maintenance = urlunsplit(urlsplit(SERVER_URL)._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        if not drop_only:
-            connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-
-
-def flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(BENCH_REDIS).flushdb()
+    )
 
 
 def fill_database() -> None:
     """Migrate, replay the recorded responses, embed every paper, score trending."""
     from django.core.management import call_command
 
-    from digest.services.sources.fetch import replay
-
-    call_command("migrate", verbosity=0)
-    # The recorded RSS file is cut off on purpose: its complete entries are kept, as live.
-    reports = replay(paths=[ROOT.parent / "shared" / "data"])
-    print(f"replayed {sum(r.counts.new for r in reports)} papers from {len(reports)} files")
+    common.replay_recorded()
     call_command("embed_papers")
 
 
-def start_gunicorn(*, workers: int, threads: int, environment: dict[str, str]) -> subprocess.Popen:
-    """gthread workers: wrk opens each connection before its paced request, and a sync worker
-    would sit blocked on it (in production a buffering proxy in front spares sync workers)."""
-    command = [sys.executable, "-m", "gunicorn", "digest.wsgi", "-b", f"127.0.0.1:{PORT}"]
-    command += ["-w", str(workers), "-k", "gthread", "--threads", str(threads)]
-    # Keep-alive past the slowest kind's pause between two requests on one connection.
-    command += ["--keep-alive", "10", "--timeout", "60", "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=ROOT, env=environment)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
-            return server
-        except OSError:
-            time.sleep(0.5)
-    server.kill()
-    sys.exit("gunicorn did not start within 60 s")
+# Keep-alive past the slowest kind's pause between two requests on one connection.
+GUNICORN_OPTIONS = ["--keep-alive", "10"]
+
+
+def sized(args: argparse.Namespace, environment: dict[str, str]) -> dict[str, str]:
+    """The environment with the worker, thread and torch-thread counts the flags override."""
+    sizing = {"WEB_CONCURRENCY": args.workers, "WEB_THREADS": args.threads,
+              "WEB_TORCH_THREADS": args.torch_threads}  # fmt: skip
+    return {**environment, **{k: str(v) for k, v in sizing.items() if v is not None}}
+
+
+def serve(environment: dict[str, str]) -> subprocess.Popen:
+    """gunicorn as in production (gunicorn.conf.py: gthread workers, which wrk needs too: it
+    opens each connection before its paced request, and a sync worker would sit blocked on
+    it)."""
+    return common.start_gunicorn(
+        "digest.wsgi",
+        port=PORT,
+        options=GUNICORN_OPTIONS,
+        environment=environment,
+        ready=lambda: socket.create_connection(("127.0.0.1", PORT), timeout=1).close(),
+    )
+
+
+def gunicorn_config(environment: dict[str, str]) -> dict[str, str]:
+    """gunicorn.conf.py as gunicorn itself resolves it in this environment."""
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--print-config"]
+    printed = subprocess.run(
+        [*command, *GUNICORN_OPTIONS, "digest.wsgi"],
+        cwd=common.ROOT, env=environment, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return dict(re.findall(r"^(\w+)\s+= (.*)$", printed, re.MULTILINE))
+
+
+def torch_threads(config: dict[str, str]) -> str:
+    """OMP_NUM_THREADS that gunicorn.conf.py gives the workers (its raw_env)."""
+    found = re.search(r"OMP_NUM_THREADS=(\w+)", config.get("raw_env", ""))
+    return found[1] if found else "torch's default (one per core)"
 
 
 def csrf_pair() -> tuple[str, str]:
@@ -351,15 +346,19 @@ def run_step(*, scale: float, duration: int) -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=30, help="seconds of traffic per step")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--workers", type=int, help="gunicorn workers (default: gunicorn.conf.py's, one per core)"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="threads per gunicorn worker (default: gunicorn.conf.py's)"
+    )
     parser.add_argument(
         "--scale", type=float, nargs="+", default=[1.0], help="steps: multiples of every rate"
     )
     parser.add_argument(
         "--torch-threads",
         type=int,
-        help="OMP_NUM_THREADS of the workers (default: torch's own, one per core)",
+        help="torch threads per gunicorn worker (default: gunicorn.conf.py's, one)",
     )
     return parser.parse_args()
 
@@ -370,23 +369,25 @@ def main() -> None:
         sys.exit("wrk is missing: apt-get install -y wrk")
     environment = bench_environment()
     os.environ.update(environment)
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(common.ROOT))
     import django
 
-    recreate_database()
-    flush_redis()
+    common.recreate_database(BENCH_DATABASE)
+    common.flush_redis(BENCH_REDIS)
     django.setup()
     server = None
     try:
         started = time.monotonic()
         fill_database()
         print(f"database filled in {time.monotonic() - started:.0f}s")
-        omp = {"OMP_NUM_THREADS": str(args.torch_threads)} if args.torch_threads else {}
-        server = start_gunicorn(
-            workers=args.workers, threads=args.threads, environment={**environment, **omp}
+        environment = sized(args, environment)
+        config = gunicorn_config(environment)
+        server = serve(environment)
+        warm_up(traffic(scale=1)[0], workers=int(config["workers"]))
+        print(
+            f"traffic against {config['workers']} gunicorn {config['worker_class']} workers x "
+            f"{config['threads']} threads, torch threads {torch_threads(config)}"
         )
-        warm_up(traffic(scale=1)[0], workers=args.workers)
-        print(f"traffic against {args.workers} gunicorn workers x {args.threads} threads")
         for scale in args.scale:
             run_step(scale=scale, duration=args.duration)
         report_memory(server.pid)
@@ -394,14 +395,7 @@ def main() -> None:
 
         print(f"\n{Subscriber.objects.count()} signups stored")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        from django.db import connections
-
-        connections.close_all()
-        recreate_database(drop_only=True)
-        flush_redis()
+        common.clean_up(server, database=BENCH_DATABASE, redis=BENCH_REDIS)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ the same run. Prints figures; asserts nothing.
 """
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -94,7 +95,10 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.startswith("cuda") else "host CPU"
     print(f"device {device} ({name}), torch threads {torch.get_num_threads()}")
     print(f"P={args.papers} candidates, D={DIM}, k={K}, MMR pool {POOL}, chunk {args.chunk_size}")
-    print(f"{'S':>9} {'bare topk':>12} {'ours':>12} {'ratio':>7} {'subscribers/s':>15}")
+    print(
+        f"{'S':>9} {'bare topk':>12} {'ours':>12} {'ratio':>7} {'paired':>7} "
+        f"{'subscribers/s':>15} {'load':>5}"
+    )
     for subscribers in args.sizes:
         case = make_case(subscribers, args.papers)
         options = {"chunk_size": args.chunk_size, "device": device}
@@ -103,11 +107,15 @@ def main() -> None:
             repeats=args.repeats,
         )
         bare_s, ours_s = min(times["bare"]), min(times["ours"])
+        # Each round times both back to back: on shared cores the median of the rounds'
+        # ratios moves less with other people's load than the ratio of the two minima.
+        rounds = zip(times["ours"], times["bare"], strict=True)
+        paired = statistics.median(o / b for o, b in rounds)
         print(
             f"{subscribers:>9,} {bare_s * 1e3:>10.1f}ms {ours_s * 1e3:>10.1f}ms "
-            f"{ours_s / bare_s:>6.2f}x {subscribers / ours_s:>15,.0f}"
-            f"   (medians {statistics.median(times['bare']) * 1e3:.1f} / "
-            f"{statistics.median(times['ours']) * 1e3:.1f}ms)"
+            f"{ours_s / bare_s:>6.2f}x {paired:>6.2f}x {subscribers / ours_s:>15,.0f} "
+            f"{os.getloadavg()[0]:>5.1f}   (medians {statistics.median(times['bare']) * 1e3:.1f}"
+            f" / {statistics.median(times['ours']) * 1e3:.1f}ms)"
         )
 
 

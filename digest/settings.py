@@ -5,6 +5,7 @@
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -126,7 +127,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.getenv("DATABASE_URL", f"sqlite:///{VAR_DIR / 'digest.sqlite3'}"),
         conn_max_age=envint("DB_CONN_MAX_AGE", 60),
-        # A connection that died while idle (database restart) is replaced, not reused.
+        # CONN_HEALTH_CHECKS: a persistent connection that died while idle (a database restart,
+        # a killed backend) is checked and replaced before its first use in a request, not
+        # reused to fail it. Celery workers close theirs around each task instead; a task whose
+        # connection dies mid-way raises OperationalError and the mail tasks retry it.
         conn_health_checks=True,
     )
 }
@@ -150,6 +154,7 @@ EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "true" if EMAIL_HOST else "false")
 # Seconds an SMTP connect or reply may take: a relay that hangs fails this send, not the worker.
+# Far below the task time limits, so a hung relay never gets a send task killed mid-chunk.
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "digest <digest@localhost>")
 if EMAIL_HOST:
@@ -171,10 +176,29 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_TIMEZONE = "UTC"
-# Ingestion is idempotent, so a task whose worker died is safe to run again.
+# A task's message is acknowledged when it ends, not when it starts, so a task whose worker
+# dies runs again instead of being lost; and a worker process that dies mid-task gives its
+# message back at once (reject_on_worker_lost) rather than dropping it. Both need tasks that
+# may run twice: ingestion upserts, embedding and scoring redo what is missing, and the mail
+# tasks plan behind a unique constraint and claim each digest once, so a re-run sends only
+# what was never claimed. The one exception, the subscription email, says so on its task.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per worker process: a dying worker takes no queued work with it.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task that is running when the broker connection drops finishes its work (its ack is lost
+# and Redis hands it out again after the visibility timeout: harmless, see above). Cancelling
+# it instead would cut a send mid-chunk and leave digests ambiguous.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Queueing a task while Redis restarts waits for it (up to about 45 s) instead of failing the
+# task that queues it: an ingestion would lose the embedding and scoring that follow it, the
+# scheduled send its fan-out (until the next recovery run).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 12,
+    "interval_start": 0,
+    "interval_step": 1,
+    "interval_max": 5,
+}
 # A task gets SoftTimeLimitExceeded after the soft limit and its process is killed at the hard
 # one, so nothing hangs a worker for good; the longest task (embedding a backlog on CPU) takes
 # minutes.
@@ -183,7 +207,9 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 1800)
 # Redis hands a message to another worker when it is not acknowledged within this time. With
 # acks_late a message stays unacknowledged while its task runs, and a retry waits out its
 # countdown unacknowledged too, so this must exceed the hard time limit plus the longest
-# countdown (mail retries back off up to an hour): otherwise a task would run twice.
+# countdown (mail retries back off up to MAIL_RETRY_MAX_BACKOFF_SECONDS, an hour): otherwise
+# a task would run twice. A broker that restarts should keep its data (Redis with
+# `appendonly yes`), or the tasks it held are lost until the scheduled run requeues the mail.
 CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", 7200)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
@@ -284,13 +310,18 @@ CONFIRM_LINK_MAX_AGE_HOURS = envint("CONFIRM_LINK_MAX_AGE_HOURS", 72)
 MAIL_LIST_ID = os.getenv("MAIL_LIST_ID", "")
 # Optional mailto: address for List-Unsubscribe, beside the one-click https link.
 MAIL_UNSUBSCRIBE_MAILTO = os.getenv("MAIL_UNSUBSCRIBE_MAILTO", "")
-# How often beat looks for subscribers whose delivery hour has come.
-MAIL_SCHEDULE_EVERY_MINUTES = envint("MAIL_SCHEDULE_EVERY_MINUTES", 5)
+# How often beat looks for subscribers whose delivery hour has come (fractions allowed: the
+# fault tests run beat every few seconds).
+MAIL_SCHEDULE_EVERY_MINUTES = envfloat("MAIL_SCHEDULE_EVERY_MINUTES", 5)
 # Digests per send task: one SMTP connection is reused across a chunk.
 MAIL_CHUNK_SIZE = envint("MAIL_CHUNK_SIZE", 100)
 # Temporary SMTP failures (4xx, connection trouble) are retried this many times per delivery.
 MAIL_MAX_ATTEMPTS = envint("MAIL_MAX_ATTEMPTS", 5)
+# The wait before the n-th retry of a send is MAIL_RETRY_BACKOFF_SECONDS x 2^n, capped at
+# MAIL_RETRY_MAX_BACKOFF_SECONDS (which, with the time limit, must stay below the visibility
+# timeout, or a retry waiting out its countdown would be handed to a second worker).
 MAIL_RETRY_BACKOFF_SECONDS = envint("MAIL_RETRY_BACKOFF_SECONDS", 60)
+MAIL_RETRY_MAX_BACKOFF_SECONDS = envint("MAIL_RETRY_MAX_BACKOFF_SECONDS", 3600)
 # Permanent failures (5xx) in a row after which a subscriber is paused.
 MAIL_MAX_HARD_FAILURES = envint("MAIL_MAX_HARD_FAILURES", 3)
 # A delivery left "sending" this long (its worker died mid-send) is marked for review, never
@@ -309,6 +340,36 @@ CELERY_IMPORTS = ["tasks.mail"]
 INSTALLED_APPS += ["rest_framework", "django_filters", "drf_spectacular", "drf_spectacular_sidecar"]
 # Where the admin lives; a less obvious path keeps it out of drive-by scans. Ends with "/".
 ADMIN_URL = os.getenv("ADMIN_URL", "admin/")
+# Failed admin logins are throttled by django-axes, counted in the shared cache (Redis in
+# production, so every web process sees the same count): ADMIN_LOGIN_FAILURE_LIMIT failures
+# from one client IP (CLIENT_IP_HEADER's, as every rate limit), or for one username, refuse
+# that IP or username until ADMIN_LOGIN_COOLOFF_MINUTES pass without a counted failure. A
+# username that does not exist is counted alike, so the answer never tells which ones do.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: it turns a lockout into the answer
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one alone locks
+AXES_CLIENT_IP_CALLABLE = "digest.services.rate_limits.client_ip"
+AXES_FAILURE_LIMIT = envint("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+# Tries while locked out are not counted, so a lockout ends on time: an attacker hammering a
+# username cannot keep its owner out for good, and still gets at most the limit per cool-off.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A staff member's successful login clears the failures of their IP and username.
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "digest.views.admin_login.locked_out"
+AXES_ENABLE_ADMIN = False  # its admin pages list database records; the cache handler has none
+# No banner at every start: management commands keep their one-line error output.
+AXES_VERBOSE = False
+if not PRODUCTION:
+    # The quick start's cache is one process's memory (CACHE_URL=locmem://): the limit then
+    # counts per web process, as the signup limit does. Production must share it, and
+    # `check --deploy` says so.
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 # Public read-only API: JSON only, anonymous, throttled per client IP (see CLIENT_IP_HEADER).
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -1,11 +1,16 @@
 """Thin ingestion tasks: each calls one service, then queues what follows an ingestion.
 Fetches are idempotent upserts, so a retry or a redelivered task is harmless."""
 
+from collections.abc import Callable
+
 from celery import shared_task
+from django.conf import settings
 
 from digest.services.sources import fetch, stars
+from digest.services.sources.fetch import RunReport
 from digest.services.sources.records import SourceError
 from tasks.embed import embed_papers
+from tasks.locks import single_run
 from tasks.ranking import recompute_trending_scores
 
 RETRY = {"autoretry_for": (SourceError,), "retry_backoff": 60, "retry_backoff_max": 900}
@@ -17,18 +22,27 @@ def _after_ingestion() -> None:
     recompute_trending_scores.delay()
 
 
-@shared_task(name="tasks.ingest.fetch_arxiv", max_retries=3, **RETRY)
-def fetch_arxiv() -> str:
-    counts = fetch.fetch_arxiv().counts
+def _fetch_alone(name: str, fetch_source: Callable[[], RunReport], *, minutes: int) -> str | None:
+    """One fetch of a source at a time (see tasks/locks.py): for arXiv, two would break its
+    one-request-every-3-seconds rule. None when another is still running."""
+    with single_run(name, expires_seconds=minutes * 60) as mine:
+        if not mine:
+            return None
+        counts = fetch_source().counts
     _after_ingestion()
     return str(counts)
+
+
+@shared_task(name="tasks.ingest.fetch_arxiv", max_retries=3, **RETRY)
+def fetch_arxiv() -> str | None:
+    minutes = settings.ARXIV_FETCH_EVERY_MINUTES
+    return _fetch_alone("fetch_arxiv", fetch.fetch_arxiv, minutes=minutes)
 
 
 @shared_task(name="tasks.ingest.fetch_huggingface", max_retries=3, **RETRY)
-def fetch_huggingface() -> str:
-    counts = fetch.fetch_huggingface().counts
-    _after_ingestion()
-    return str(counts)
+def fetch_huggingface() -> str | None:
+    minutes = settings.HF_FETCH_EVERY_MINUTES
+    return _fetch_alone("fetch_huggingface", fetch.fetch_huggingface, minutes=minutes)
 
 
 @shared_task(name="tasks.ingest.refresh_stars", max_retries=3, **RETRY)

@@ -4,14 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
 
-from digest.services.rate_limits import hit, parse_rate
-
-
-def client_ip(request: HttpRequest) -> str:
-    # Behind a proxy the header it sets (CLIENT_IP_HEADER), whose last entry is the one the
-    # proxy wrote itself; otherwise the socket's address, which a client cannot choose.
-    raw = request.META.get(settings.CLIENT_IP_HEADER or "REMOTE_ADDR", "")
-    return raw.split(",")[-1].strip() or "unknown"
+from digest.services.rate_limits import client_ip, hit, parse_rate
 
 
 class ClientRateThrottle(BaseThrottle):

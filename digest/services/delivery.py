@@ -10,6 +10,7 @@ is never resent.
 
 import logging
 import smtplib
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, F, Prefetch
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -48,6 +49,10 @@ PLAN_BATCH = 1000
 CLAIM_BATCH = 10
 # A digest that could not go out within a day is old news: it is given up, not sent late.
 GIVE_UP_AFTER = timedelta(days=1)
+# Tries to record how a sent batch went when the database connection breaks, each on a new
+# connection: only this worker knows what the SMTP server answered, and digests it cannot
+# record stay `sending` and end as ambiguous although the reader has them.
+RECORD_TRIES = 4
 
 
 class MailServerUnavailable(Exception):
@@ -294,15 +299,33 @@ def _record(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
             pk__in=[d.subscriber_id for d in sent if d.subscriber.hard_bounces]
         ).update(hard_bounces=0)
         for outcome in outcomes:
-            if outcome.state != State.SENT:
-                Delivery.objects.filter(pk=outcome.delivery.pk).update(
-                    state=outcome.state, error=outcome.error
-                )
-            if outcome.bounced:
+            if outcome.state == State.SENT:
+                continue
+            # Only from `sending`: recorded again after a commit whose answer was lost, a
+            # refusal still counts once towards a pause.
+            changed = Delivery.objects.filter(pk=outcome.delivery.pk, state=State.SENDING).update(
+                state=outcome.state, error=outcome.error
+            )
+            if outcome.bounced and changed:
                 _hard_failure(outcome.delivery.subscriber_id)
         Delivery.objects.filter(pk__in=[d.pk for d in unsent], state=State.SENDING).update(
             state=State.PENDING, attempts=F("attempts") - 1
         )
+
+
+def _record_surely(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
+    """`_record`, tried again on a new database connection when the connection breaks (a
+    database restart, a killed backend); `_record` may run twice without counting twice."""
+    for attempt in range(1, RECORD_TRIES + 1):
+        try:
+            return _record(outcomes, unsent)
+        except (OperationalError, InterfaceError):
+            # Within an outer transaction (a dry run) a new connection would not help.
+            if attempt == RECORD_TRIES or connection.in_atomic_block:
+                raise
+            log.warning("database connection lost recording sends; retry %d", attempt)
+            connection.close()
+            time.sleep(attempt)
 
 
 def _hard_failure(subscriber_id: int) -> None:
@@ -342,7 +365,7 @@ def _send_batch(
         # after it never left and can wait for the next try.
         done = {outcome.delivery.pk for outcome in outcomes}
         unsent = [d for d, _ in claimed if d.pk not in done and d is not in_flight]
-        _record(outcomes, unsent=unsent)
+        _record_surely(outcomes, unsent)
     return outcomes
 
 

@@ -1,11 +1,21 @@
 """Fixed-window rate limits in the shared cache (Redis in production): one counter per key and
-window, so a check costs two cache operations whatever the limit."""
+window, so a check costs two cache operations whatever the limit; and the client IP that every
+limit (signup, reports, the API, admin logins) counts by."""
 
 import time
 
+from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def client_ip(request: HttpRequest) -> str:
+    # Behind a proxy the header it sets (CLIENT_IP_HEADER), whose last entry is the one the
+    # proxy wrote itself; otherwise the socket's address, which a client cannot choose.
+    raw = request.META.get(settings.CLIENT_IP_HEADER or "REMOTE_ADDR", "")
+    return raw.split(",")[-1].strip() or "unknown"
 
 
 def parse_rate(rate: str) -> tuple[int, int]:

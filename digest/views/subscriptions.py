@@ -9,6 +9,7 @@ unsubscribe POST, which carries no cookie and no CSRF token.
 from datetime import date
 from functools import partial
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,10 +17,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from digest.api.throttles import client_ip
 from digest.forms import PreferencesForm, SubscribeForm
 from digest.models import Subscriber
 from digest.services import delivery, personal_feed, subscriptions
+from digest.services.rate_limits import client_ip, hit
 from digest.services.subscriptions import ExpiredLink, LinkError, Signup
 from tasks.mail import send_subscription_email
 
@@ -27,9 +28,17 @@ ONE_CLICK = "One-Click"
 
 
 def _rate_limited(request: HttpRequest) -> HttpResponse | None:
-    if subscriptions.allow_attempt(client=client_ip(request)):
+    """Signups (and new confirmation links) per client IP and window, in the shared cache."""
+    retry_after = hit(
+        key=f"subscribe:{client_ip(request)}",
+        limit=settings.SUBSCRIBE_RATE_LIMIT,
+        window=settings.SUBSCRIBE_RATE_WINDOW_SECONDS,
+    )
+    if retry_after is None:
         return None
-    return render(request, "subscriptions/rate_limited.html", status=429)
+    response = render(request, "subscriptions/rate_limited.html", status=429)
+    response["Retry-After"] = str(int(retry_after) + 1)
+    return response
 
 
 def _notify(signup: Signup | None) -> None:

@@ -91,3 +91,13 @@ def test_behind_a_trusted_proxy_only_the_address_it_saw_counts(client, settings,
     assert statuses[LIMIT] == 429
     # Another reader behind the same proxy has a budget of their own.
     assert endpoint(client, 99, behind_proxy(99, "203.0.113.8")) < 400
+
+
+def test_a_refused_signup_says_when_to_try_again(client, settings):
+    settings.SUBSCRIBE_RATE_LIMIT = 1
+    assert signup(client, 1, {}) < 400
+    data = {"email": "again@example.org", "interests": "graph neural networks",
+            "delivery_hour": 8, "timezone": "UTC", "digest_size": 10}  # fmt: skip
+    refused = client.post(reverse("subscribe"), data)
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= settings.SUBSCRIBE_RATE_WINDOW_SECONDS

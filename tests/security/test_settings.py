@@ -24,6 +24,8 @@ PRODUCTION = {
     "SITE_URL": SITE,
     "ALLOWED_HOSTS": "digest.example.org",
     "DEBUG": "false",
+    # Rate limits and admin login throttling count in a cache every web process shares.
+    "CACHE_URL": "redis://127.0.0.1:6379/1",
 }
 # What a child process prints of its settings.
 SHOW_SETTINGS = """
@@ -59,6 +61,14 @@ def test_check_deploy_is_clean_under_production_settings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_asks_production_for_a_shared_cache():
+    # Each process's own memory would let every web worker count failed logins apart.
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION, "CACHE_URL": "locmem://"}
+    )
+    assert result.returncode != 0 and "axes.W001" in result.stderr
 
 
 def test_production_is_https_only_and_rotates_keys_from_the_environment():
@@ -119,8 +129,10 @@ def longest_countdown() -> int:
     """The longest a retry of any of our tasks waits before it runs again."""
     app.loader.import_default_modules()
     tasks = [task for name, task in app.tasks.items() if not name.startswith("celery.")]
-    # send_digest_chunk passes its own countdown, capped by MAX_BACKOFF_SECONDS.
-    return max(*map(retry_countdown, tasks), mail.MAX_BACKOFF_SECONDS)
+    # send_digest_chunk passes its own countdowns: capped by MAIL_RETRY_MAX_BACKOFF_SECONDS
+    # after a mail server's refusal, by DATABASE_BACKOFF_MAX_SECONDS after a database error.
+    caps = (settings.MAIL_RETRY_MAX_BACKOFF_SECONDS, mail.DATABASE_BACKOFF_MAX_SECONDS)
+    return max(*map(retry_countdown, tasks), *caps)
 
 
 def test_redis_redelivers_a_task_only_after_its_longest_countdown_and_run():

@@ -13,6 +13,7 @@ from digest.services.ranking.personal import (
     LIKED,
     TOPIC,
     RocchioWeights,
+    _select_pool,
     interest_vector,
     interest_vectors,
     rank_for_subscribers,
@@ -122,6 +123,21 @@ def test_chunked_equals_unchunked(device):
         torch.testing.assert_close(getattr(whole, field), getattr(chunked, field), equal_nan=True)
 
 
+def test_parts_on_threads_match_one_thread_and_leave_the_thread_count_alone():
+    case = random_case(6, s=50, p=40)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = rank(**case, k=6, mmr_lambda=0.7, chunk_size=8)
+        torch.set_num_threads(2)  # parts of 4 rows on 2 threads, each torch single-threaded
+        shared = rank(**case, k=6, mmr_lambda=0.7, chunk_size=8)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(alone.indices, shared.indices)
+    torch.testing.assert_close(alone.relevance, shared.relevance, equal_nan=True)
+
+
 def test_pure_score_order_matches_a_plain_sort():
     case = random_case(2)
     result = rank(**case, k=5, chunk_size=8)
@@ -135,6 +151,66 @@ def test_pure_score_order_matches_a_plain_sort():
 def _minmax(case) -> torch.Tensor:
     visible = case["trending"][~case["hidden"]]
     return (case["trending"] - visible.min()) / (visible.max() - visible.min())
+
+
+def _reference_mmr(case, *, k: int, pool: int, lam: float) -> list[list[int]]:
+    """MMR one subscriber at a time in float64 over a plain sort of all candidates (a pool
+    smaller than k counts as k)."""
+    interests, candidates = case["interests"].double(), case["candidates"].double()
+    scores = (interests @ candidates.T + 0.1 * _minmax(case).double()).numpy()
+    scores[:, case["hidden"].numpy()] = -np.inf
+    scores[case["exclude"][0].numpy(), case["exclude"][1].numpy()] = -np.inf
+    sims = (candidates @ candidates.T).numpy()
+    rows = []
+    for row in scores:
+        left = [c for c in np.argsort(-row, kind="stable")[: max(pool, k)] if np.isfinite(row[c])]
+        taken: list[int] = []
+        while left and len(taken) < k:
+            nearest = [max((sims[c, t] for t in taken), default=-1.0) for c in left]
+            values = [lam * row[c] - (1 - lam) * n for c, n in zip(left, nearest, strict=True)]
+            taken.append(left.pop(int(np.argmax(values))))
+        rows.append(taken + [-1] * (k - len(taken)))
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("lam", "pool", "k"), [(1.0, 40, 10), (0.7, 40, 10), (0.3, 25, 10), (0.7, 8, 8)]
+)
+def test_a_large_candidate_set_matches_mmr_over_a_plain_sort(lam, pool, k):
+    # 617 candidates: pools of 25 and 40 are chosen in two stages over blocks (see
+    # `_pool_block`; 1 or 2 columns are left over), a pool of 8 by a single topk. Both must
+    # pick what the definition picks.
+    case = random_case(4, s=60, p=617, d=16)
+    result = rank(**case, k=k, mmr_lambda=lam, pool=pool, chunk_size=16)
+    assert result.indices.tolist() == _reference_mmr(case, k=k, pool=pool, lam=lam)
+
+
+@pytest.mark.parametrize("block", [2, 3, 5])
+def test_the_pool_chosen_in_blocks_is_exactly_the_best(block):
+    generator = torch.Generator().manual_seed(block)
+    scores = torch.rand(64, 203, generator=generator)
+    # At least 40 blocks (`_pool_block` sees to it). Row 0: the best items all in one block
+    # (every `stride`-th column from 5); row 1: in the columns left over after the last
+    # whole block; row 2: fewer usable items than the pool.
+    stride = 203 // block
+    scores[0, 5::stride] += 2.0
+    scores[1, block * stride :] += 2.0
+    scores[2, 30:] = float("-inf")
+    values, columns = _select_pool(scores, pool=40, block=block)
+    expected = scores.topk(40, dim=1).values
+    assert torch.equal(values.sort(dim=1, descending=True).values, expected)
+    assert torch.equal(scores.gather(1, columns), values)
+    assert all(len(set(row)) == 40 for row in columns.tolist())
+
+
+def test_a_row_with_fewer_usable_candidates_than_the_pool_keeps_them_all():
+    case = random_case(5, s=6, p=600, d=16)
+    case["exclude"] = (torch.zeros(590, dtype=torch.int64), torch.arange(10, 600))
+    result = rank(**case, k=12, mmr_lambda=0.7, pool=40)
+    usable = set(range(10)) - set(torch.nonzero(case["hidden"][:10]).flatten().tolist())
+    picks = result.indices[0].tolist()
+    assert set(picks[: len(usable)]) == usable
+    assert picks[len(usable) :] == [-1] * (12 - len(usable))
 
 
 @settings(max_examples=40, deadline=None)

@@ -4,6 +4,7 @@ Face failing, throttling, stalling or sending damaged documents.
 Each fault must end in bounded retries, never more than one arXiv request every 3 seconds
 (measured on the server, across retries), one clear line in the ingestion log, and the papers
 stored before it untouched. Retry-After is honoured up to HTTP_MAX_RETRY_AFTER_SECONDS.
+And the next day's digest still goes out, with the papers we have.
 """
 
 import time
@@ -278,3 +279,38 @@ def test_huggingface_waits_out_a_short_retry_after(hf_route, settings):
 
     assert fetch_huggingface(day=HF_DAY).counts.new == 30
     assert script.gaps()[0] >= 3
+
+
+# --- The digest goes out anyway -----------------------------------------------------------
+
+
+def test_the_next_days_digest_goes_out_with_what_we_have(corpus, upstream, settings, smtp_server):
+    from digest.models import DeliveryItem, Subscriber
+    from digest.services import delivery
+
+    readers = [
+        Subscriber.objects.create(
+            email=f"r{n}@example.org",
+            status=Subscriber.Status.ACTIVE,
+            interests="LLM agents",
+            digest_size=3,
+        )
+        for n in range(3)
+    ]
+    before = snapshot()
+    settings.ARXIV_API_URL, settings.HF_API_URL = f"{upstream.url}/api/query", upstream.url
+    settings.ARXIV_NUM_RETRIES = 1
+    upstream.routes["/api/query"] = Script(answer(503, b"down"))
+    upstream.routes["/api/daily_papers"] = Script(answer(200, b"<!DOCTYPE html><html>"))
+    with pytest.raises(SourceError, match=r"^arxiv: "):
+        fetch_arxiv()
+    with pytest.raises(SourceError, match=r"^huggingface: "):
+        fetch_huggingface(day=date(2026, 6, 13))
+    assert snapshot() == before
+
+    report = delivery.send_day(day=date(2026, 6, 13))
+
+    assert (report.sent, report.failed) == (3, 0)
+    assert all(len(smtp_server.to(reader.email)) == 1 for reader in readers)
+    mailed = set(DeliveryItem.objects.values_list("paper_id", flat=True))
+    assert mailed and mailed <= {paper["arxiv_id"] for paper in before["Paper"]}

@@ -4,11 +4,18 @@ from datetime import date
 
 import pytest
 import redis
+from django.core.cache import cache
 
 from digest.models import Delivery, Subscriber
 from digest.services import delivery
 from tasks import app
-from tasks.mail import send_digest_chunk, send_due_digests, send_subscription_email
+from tasks.locks import lock_key
+from tasks.mail import (
+    SCHEDULE_LOCK,
+    send_digest_chunk,
+    send_due_digests,
+    send_subscription_email,
+)
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,3 +116,17 @@ def test_a_temporary_refusal_is_retried_by_the_task(corpus, mail_worker, smtp_se
     smtp_server.refuse.clear()
     sent = wait_for(lambda: Delivery.objects.filter(state=SENT).first(), what="the retried digest")
     assert sent.attempts >= 2 and len(smtp_server.to(reader.email)) == 1
+
+
+def test_a_run_that_finds_another_still_planning_leaves_it_the_work(
+    corpus, redis_cache, eager_tasks, smtp_server, mail_env
+):
+    reader = _reader("due@example.org")
+    cache.add(lock_key(SCHEDULE_LOCK), "held by another run")
+    assert send_due_digests.delay().get() is None
+    assert not Delivery.objects.exists()
+
+    cache.delete(lock_key(SCHEDULE_LOCK))  # that run ended
+    send_due_digests.delay()
+    assert len(smtp_server.to(reader.email)) == 1
+    assert cache.get(lock_key(SCHEDULE_LOCK)) is None

@@ -220,22 +220,20 @@ def pick_papers(
         chunk_size=settings.RANK_CHUNK_SIZE,
         device=resolve_device(settings.DIGEST_DEVICE),
     )
+    # Plain lists once: reading tensor cells one by one costs more than the ranking itself.
+    indices, scores = result.indices.tolist(), result.scores.tolist()
+    relevance, trending = result.relevance.tolist(), result.trending.tolist()
     picks = {}
     for row, subscriber in enumerate(subscribers):
         picks[subscriber.pk] = [
             Pick(
                 paper_id=candidates.ids[col],
-                score=float(result.scores[row, rank]),
-                relevance=float(result.relevance[row, rank]),
-                trending=float(result.trending[row, rank]),
-                why=_why(
-                    candidates,
-                    col,
-                    (float(result.relevance[row, rank]), float(result.trending[row, rank])),
-                    subscriber,
-                ),
+                score=scores[row][rank],
+                relevance=relevance[row][rank],
+                trending=trending[row][rank],
+                why=_why(candidates, col, (relevance[row][rank], trending[row][rank]), subscriber),
             )
-            for rank, col in enumerate(result.indices[row, : sizes[row]].tolist())
+            for rank, col in enumerate(indices[row][: sizes[row]])
             if col >= 0
         ]
     return picks
