@@ -268,6 +268,18 @@ def _upstream_code_urls(papers: list[Paper]) -> dict[str, list[str]]:
     return urls
 
 
+def flag_unusable_code_link(*, paper: Paper, url: str, source: str) -> None:
+    """An upstream named code for `paper` at a URL that is no repository (a user or
+    organisation page, a search): ingestion drops the link, an editor finds the repository."""
+    reason = f"{source} code URL {url!r} names no repository (a user page?)"
+    entry = _flag_entry(paper, [reason], actor=None, action="auto-flag")
+    if entry is None:
+        return
+    Paper.objects.filter(pk=paper.pk).update(flagged=True, flag_reason=paper.flag_reason)
+    entry.save()
+    transaction.on_commit(content_changed)
+
+
 def review_incoming(*, new: list[Paper], changed: list[Paper]) -> None:
     """Ingestion's hook, called with a batch of papers before it writes them, so that the
     database still holds the old titles of `changed`. Flags what needs an editor's look: new

@@ -280,6 +280,21 @@ def test_suspicious_records_are_flagged_on_arrival(change, reason):
     assert reason in paper.flag_reason.split("; ")
 
 
+def test_a_hugging_face_code_link_to_a_user_page_is_flagged_not_stored():
+    # The recorded SAP/toolsense paper, with its link cut back to the organisation's page.
+    records = parse_daily_papers(HF_DAILY.read_bytes()).records
+    (record,) = [r for r in records if (r.github_repo or "").startswith("https://github.com/SAP/")]
+    upsert_daily_papers([replace(record, github_repo="https://github.com/SAP")])
+    upsert_daily_papers([replace(record, github_repo="https://github.com/SAP")])
+    paper = Paper.objects.get(pk=record.paper.arxiv_id)
+    assert not paper.code_links.filter(source=CodeLink.Source.HF).exists()
+    assert paper.flagged
+    assert paper.flag_reason == (
+        "Hugging Face code URL 'https://github.com/SAP' names no repository (a user page?)"
+    )
+    assert AuditLog.objects.filter(action="auto-flag", target_id=paper.pk).count() == 1
+
+
 def test_a_flag_is_not_raised_twice_for_the_same_reason():
     record = arxiv_record("2512.13689")
     store_papers([replace(record, abstract=record.abstract + " <b>bold</b>")])

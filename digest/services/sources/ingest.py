@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from digest.codelinks import extract_code_urls
 from digest.models import Category, CodeLink, IngestionRun, Paper, StarSnapshot, TrendingSignal
-from digest.services.moderation import review_incoming
+from digest.services.moderation import flag_unusable_code_link, review_incoming
 from digest.services.sources.records import HFRecord, PaperRecord, SourceError
 
 # Paper fields a record sets, and how to read each from a record.
@@ -204,7 +204,9 @@ def _store_hf_extras(record: HFRecord, paper: Paper, *, now) -> bool:
     moved = _upsert_signal(record)
     if record.github_repo:
         link = link_code(paper=paper, url=record.github_repo, source=CodeLink.Source.HF)
-        if link is not None and record.github_stars is not None:
+        if link is None:
+            flag_unusable_code_link(paper=paper, url=record.github_repo, source="Hugging Face")
+        elif record.github_stars is not None:
             moved = record_stars(link, record.github_stars, at=now) or moved
     return moved
 
