@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -98,12 +99,33 @@ def upstream() -> Iterator[Upstream]:
 
 
 def arxiv_pages_route(params: dict[str, list[str]]) -> Response:
-    """The three recorded export-API pages, served by their `start` parameter."""
+    """The three recorded export-API pages, served by their `start` parameter; a lookup by
+    `id_list` gets the recorded entries of those ids."""
+    if "id_list" in params:
+        return 200, {"Content-Type": "application/atom+xml"}, _recorded_entries(params)
     start = int(params.get("start", ["0"])[0])
     page = DATA_DIR / "arxiv" / f"cs_query_start{start}.xml"
     if not page.exists():
         return 200, {"Content-Type": "application/atom+xml"}, _empty_feed()
     return 200, {"Content-Type": "application/atom+xml"}, page.read_bytes()
+
+
+def _recorded_entries(params: dict[str, list[str]]) -> bytes:
+    wanted = set(params["id_list"][0].split(","))
+    start, size = int(params.get("start", ["0"])[0]), int(params.get("max_results", ["10"])[0])
+    entries = [
+        b"<entry>" + entry
+        for page in ARXIV_PAGES
+        for entry in page.read_bytes().split(b"</feed>")[0].split(b"<entry>")[1:]
+        if re.search(rb"<id>http://arxiv.org/abs/(.+?)v\d+</id>", entry)[1].decode() in wanted
+    ]
+    # As arXiv answers a lookup: the count is of the ids it found.
+    head = re.sub(
+        rb"<opensearch:totalResults>\d+<",
+        b"<opensearch:totalResults>%d<" % len(entries),
+        _empty_feed(),
+    )
+    return head.replace(b"</feed>", b"".join(entries[start : start + size]) + b"</feed>")
 
 
 def _empty_feed() -> bytes:

@@ -1,15 +1,20 @@
 """Live fetching through the real clients, against a loopback server replaying recordings."""
 
 import time
+from dataclasses import replace
 from datetime import date
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from digest.models import CodeLink, IngestionRun, Paper, TrendingSignal
+from digest.services.sources.arxiv_feed import parse_api_page
 from digest.services.sources.fetch import fetch_arxiv, fetch_huggingface
+from digest.services.sources.huggingface import parse_daily_papers
+from digest.services.sources.ingest import upsert_daily_papers
 from digest.services.sources.records import SourceError
 from digest.services.sources.stars import refresh_stars
-from tests.conftest import arxiv_pages_route
+from tests.conftest import ARXIV_PAGES, HF_DAILY, arxiv_pages_route
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +60,63 @@ def test_arxiv_http_errors_are_one_line_and_keep_stored_papers(arxiv_upstream, s
     assert Paper.objects.count() == 300
     failed = IngestionRun.objects.get(status=IngestionRun.Status.FAILED)
     assert failed.error == "arxiv: HTTP 503 after 1 tries"
+
+
+def _lookups(paths: list[str]) -> list[list[str]]:
+    """The ids asked for by each lookup request (the package sends an empty id_list always)."""
+    queries = [parse_qs(urlsplit(path).query) for path in paths]
+    return [sorted(query["id_list"][0].split(",")) for query in queries if "id_list" in query]
+
+
+def test_papers_known_only_from_hugging_face_get_arxivs_metadata(arxiv_upstream, settings):
+    # Three recorded arXiv papers, as Hugging Face would feature them before our arXiv fetch
+    # reached them: its record has no categories and no comment.
+    last_page = parse_api_page(ARXIV_PAGES[2].read_bytes()).records[:3]
+    daily = parse_daily_papers(HF_DAILY.read_bytes()).records[0]
+    upsert_daily_papers(
+        [
+            replace(
+                daily,
+                paper=replace(record, primary_category="", categories=(), metadata_source="hf"),
+                github_repo=None,
+            )
+            for record in last_page
+        ]
+    )
+    settings.ARXIV_MAX_RESULTS = 100  # the newest-first stream reads the first page only
+
+    report = fetch_arxiv()
+
+    lookups = _lookups(arxiv_upstream.requests)
+    assert lookups == [sorted(record.arxiv_id for record in last_page)]
+    assert len(arxiv_upstream.requests) == 2
+    assert report.counts.updated == 3
+    for record in last_page:
+        paper = Paper.objects.get(pk=record.arxiv_id)
+        assert paper.metadata_source == Paper.MetadataSource.ARXIV
+        assert paper.primary_category == record.primary_category
+        assert sorted(paper.categories.values_list("term", flat=True)) == sorted(record.categories)
+    # Once arXiv's record is stored, nothing is asked for again.
+    arxiv_upstream.requests.clear()
+    fetch_arxiv()
+    assert _lookups(arxiv_upstream.requests) == []
+
+
+def test_a_failed_lookup_keeps_the_newest_papers_and_says_so(arxiv_upstream, settings):
+    daily = parse_daily_papers(HF_DAILY.read_bytes()).records
+    upsert_daily_papers(daily)
+    settings.ARXIV_MAX_RESULTS, settings.ARXIV_NUM_RETRIES = 100, 0
+    arxiv_upstream.routes["/api/query"] = lambda params: (
+        (503, {}, b"Service Unavailable") if "id_list" in params else arxiv_pages_route(params)
+    )
+
+    report = fetch_arxiv()
+
+    assert report.counts.new == 100
+    run = IngestionRun.objects.get(source="arxiv")
+    assert run.status == IngestionRun.Status.PARTIAL
+    assert run.error == "looking up papers known from Hugging Face: arxiv: HTTP 503 after 1 tries"
+    assert Paper.objects.filter(metadata_source=Paper.MetadataSource.HF).count() == len(daily)
 
 
 def test_huggingface_daily_papers_by_date(hf_upstream):

@@ -75,33 +75,42 @@ class ArxivSession(requests.Session):
         return response
 
 
-def arxiv_query(categories: list[str]) -> str:
-    return " OR ".join(f"cat:{category}" for category in categories)
-
-
-def iter_arxiv_records(
+def arxiv_client(
     *,
     api_url: str,
-    categories: list[str],
     page_size: int,
     delay_seconds: float,
     num_retries: int,
-    max_results: int,
     timeout: float,
     max_retry_after: float,
-) -> Iterator[PaperRecord]:
-    """Newest submissions first, through `arxiv.Client` (its pacing, paging and retries)."""
+) -> arxiv.Client:
+    """One client per run: it spaces all of its requests, over every search it makes, by at
+    least 3 seconds as arXiv asks."""
     client = arxiv.Client(
         page_size=page_size, delay_seconds=max(3.0, delay_seconds), num_retries=num_retries
     )
     client.query_url_format = api_url + "?{}"
     client._session = ArxivSession(timeout=timeout, max_retry_after=max_retry_after)
-    search = arxiv.Search(
-        query=arxiv_query(categories),
+    return client
+
+
+def newest_search(*, categories: list[str], max_results: int) -> arxiv.Search:
+    """Newest submissions in our categories first."""
+    return arxiv.Search(
+        query=" OR ".join(f"cat:{category}" for category in categories),
         max_results=max_results,
         sort_by=arxiv.SortCriterion.SubmittedDate,
         sort_order=arxiv.SortOrder.Descending,
     )
+
+
+def lookup_search(*, arxiv_ids: list[str]) -> arxiv.Search:
+    """Given papers by id (the newest version of each)."""
+    return arxiv.Search(id_list=arxiv_ids, max_results=len(arxiv_ids))
+
+
+def iter_arxiv_records(*, client: arxiv.Client, search: arxiv.Search) -> Iterator[PaperRecord]:
+    """The search's results through `arxiv.Client` (its pacing, paging and retries)."""
     try:
         for result in client.results(search):
             yield record_from_result(result)

@@ -6,20 +6,23 @@ Live and replayed documents go through the same parsers and the same upserts.
 import socket
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from itertools import islice, takewhile
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import arxiv
 from django.conf import settings
 from django.utils import timezone
 
+from digest.models import IngestionRun
 from digest.services.sources import clients
 from digest.services.sources.huggingface import parse_daily_papers
 from digest.services.sources.ingest import (
     Counts,
     Outcome,
     add_counts,
+    papers_lacking_arxiv_metadata,
     recorded_run,
     store_papers,
     upsert_daily_papers,
@@ -28,6 +31,10 @@ from digest.services.sources.recorded import parse_recorded, recorded_files
 from digest.services.sources.records import PaperRecord, ParsedPage, SourceError
 
 Progress = Callable[[int], None]
+# Hugging Face papers whose arXiv record we look up: those first seen this recently, at most
+# this many a run (two requests of 100 ids).
+LOOKUP_WINDOW = timedelta(days=14)
+LOOKUP_LIMIT = 200
 
 
 @dataclass
@@ -79,33 +86,72 @@ def _unchanged_tail(outcomes: Iterable[str], known_so_far: int) -> int:
     return known_so_far
 
 
-def fetch_arxiv(*, since: date | None = None, progress: Progress | None = None) -> RunReport:
-    """Newest arXiv submissions in our categories, until we reach papers we already have
-    (or papers older than `since`). Each page is stored as it arrives."""
-    records = clients.iter_arxiv_records(
+def _arxiv_client() -> arxiv.Client:
+    return clients.arxiv_client(
         api_url=settings.ARXIV_API_URL,
-        categories=settings.ARXIV_CATEGORIES,
         page_size=settings.ARXIV_PAGE_SIZE,
         delay_seconds=settings.ARXIV_DELAY_SECONDS,
         num_retries=settings.ARXIV_NUM_RETRIES,
-        max_results=settings.ARXIV_MAX_RESULTS,
         timeout=settings.HTTP_TIMEOUT_SECONDS,
         max_retry_after=settings.HTTP_MAX_RETRY_AFTER_SECONDS,
     )
-    if since:
-        records = takewhile(lambda record: record.published.date() >= since, records)
+
+
+def _store_stream(
+    records: Iterable[PaperRecord], run: IngestionRun, progress: Progress | None
+) -> Counts:
+    """Store records page by page, stopping after ARXIV_STOP_AFTER_KNOWN known ones in a row
+    (newest first, what follows we have too)."""
     counts, known = Counts(), 0
-    with recorded_run(source="arxiv", origin=settings.ARXIV_API_URL) as run:
-        for batch in _batches(records, settings.ARXIV_PAGE_SIZE):
-            outcomes = store_papers(batch)
-            batch_counts = Counts.of(outcomes.values())
+    for batch in _batches(records, settings.ARXIV_PAGE_SIZE):
+        outcomes = store_papers(batch)
+        batch_counts = Counts.of(outcomes.values())
+        add_counts(run, batch_counts)
+        counts.add(batch_counts)
+        if progress:
+            progress(len(batch))
+        known = _unchanged_tail(outcomes.values(), known)
+        if known >= settings.ARXIV_STOP_AFTER_KNOWN:
+            break
+    return counts
+
+
+def _complete_hf_papers(client: arxiv.Client, run: IngestionRun) -> Counts:
+    """arXiv's record of the papers Hugging Face featured before our arXiv fetch saw them
+    (older ones, other categories): their categories, comment and journal reference. Asked
+    for by id, through the same client, so the 3-second spacing holds across both."""
+    arxiv_ids = papers_lacking_arxiv_metadata(
+        seen_since=timezone.now() - LOOKUP_WINDOW, limit=LOOKUP_LIMIT
+    )
+    if not arxiv_ids:
+        return Counts()
+    search = clients.lookup_search(arxiv_ids=arxiv_ids)
+    counts = Counts()
+    try:
+        for batch in _batches(clients.iter_arxiv_records(client=client, search=search), 100):
+            batch_counts = Counts.of(store_papers(batch).values())
             add_counts(run, batch_counts)
             counts.add(batch_counts)
-            if progress:
-                progress(len(batch))
-            known = _unchanged_tail(outcomes.values(), known)
-            if known >= settings.ARXIV_STOP_AFTER_KNOWN:
-                break
+    except SourceError as exc:
+        # The newest papers are stored: a partial run, and the next run asks again.
+        run.error = f"looking up papers known from Hugging Face: {exc}"
+    return counts
+
+
+def fetch_arxiv(*, since: date | None = None, progress: Progress | None = None) -> RunReport:
+    """Newest arXiv submissions in our categories, until we reach papers we already have
+    (or papers older than `since`), each page stored as it arrives; then arXiv's metadata
+    for the papers we know only from Hugging Face."""
+    client = _arxiv_client()
+    search = clients.newest_search(
+        categories=settings.ARXIV_CATEGORIES, max_results=settings.ARXIV_MAX_RESULTS
+    )
+    records = clients.iter_arxiv_records(client=client, search=search)
+    if since:
+        records = takewhile(lambda record: record.published.date() >= since, records)
+    with recorded_run(source="arxiv", origin=settings.ARXIV_API_URL) as run:
+        counts = _store_stream(records, run, progress)
+        counts.add(_complete_hf_papers(client, run))
     return RunReport(source="arxiv", origin=settings.ARXIV_API_URL, counts=counts)
 
 

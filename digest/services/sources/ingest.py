@@ -8,6 +8,7 @@ only if a stored field differs. Replaying the same input twice therefore changes
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -146,6 +147,14 @@ def _link_code_in_text(papers: list[Paper]) -> None:
 
 
 @transaction.atomic
+def papers_lacking_arxiv_metadata(*, seen_since: datetime, limit: int) -> list[str]:
+    """Papers we know only from Hugging Face (no categories, no comment), newest first."""
+    papers = Paper.objects.filter(
+        metadata_source=Paper.MetadataSource.HF, first_seen_at__gte=seen_since
+    )
+    return list(papers.order_by("-first_seen_at", "pk").values_list("pk", flat=True)[:limit])
+
+
 def store_papers(records: Iterable[PaperRecord]) -> dict[str, str]:
     """Store a batch of paper records; returns the outcome for each distinct paper."""
     newest = _newest_per_id(records)
