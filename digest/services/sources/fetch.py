@@ -97,26 +97,29 @@ def _arxiv_client() -> arxiv.Client:
     )
 
 
+def _store_batch(batch: list[PaperRecord], run: IngestionRun) -> dict[str, str]:
+    """Store one page of records, counted in the run's log; returns their outcomes."""
+    outcomes = store_papers(batch)
+    add_counts(run, Counts.of(outcomes.values()))
+    return outcomes
+
+
 def _store_stream(
     records: Iterable[PaperRecord], run: IngestionRun, progress: Progress | None
-) -> Counts:
+) -> None:
     """Store records page by page, stopping after ARXIV_STOP_AFTER_KNOWN known ones in a row
     (newest first, what follows we have too)."""
-    counts, known = Counts(), 0
+    known = 0
     for batch in _batches(records, settings.ARXIV_PAGE_SIZE):
-        outcomes = store_papers(batch)
-        batch_counts = Counts.of(outcomes.values())
-        add_counts(run, batch_counts)
-        counts.add(batch_counts)
+        outcomes = _store_batch(batch, run)
         if progress:
             progress(len(batch))
         known = _unchanged_tail(outcomes.values(), known)
         if known >= settings.ARXIV_STOP_AFTER_KNOWN:
             break
-    return counts
 
 
-def _complete_hf_papers(client: arxiv.Client, run: IngestionRun) -> Counts:
+def _complete_hf_papers(client: arxiv.Client, run: IngestionRun) -> None:
     """arXiv's record of the papers Hugging Face featured before our arXiv fetch saw them
     (older ones, other categories): their categories, comment and journal reference. Asked
     for by id, through the same client, so the 3-second spacing holds across both."""
@@ -124,18 +127,16 @@ def _complete_hf_papers(client: arxiv.Client, run: IngestionRun) -> Counts:
         seen_since=timezone.now() - LOOKUP_WINDOW, limit=LOOKUP_LIMIT
     )
     if not arxiv_ids:
-        return Counts()
-    search = clients.lookup_search(arxiv_ids=arxiv_ids)
-    counts = Counts()
+        return
+    records = clients.iter_arxiv_records(
+        client=client, search=clients.lookup_search(arxiv_ids=arxiv_ids)
+    )
     try:
-        for batch in _batches(clients.iter_arxiv_records(client=client, search=search), 100):
-            batch_counts = Counts.of(store_papers(batch).values())
-            add_counts(run, batch_counts)
-            counts.add(batch_counts)
+        for batch in _batches(records, settings.ARXIV_PAGE_SIZE):
+            _store_batch(batch, run)
     except SourceError as exc:
         # The newest papers are stored: a partial run, and the next run asks again.
         run.error = f"looking up papers known from Hugging Face: {exc}"
-    return counts
 
 
 def fetch_arxiv(*, since: date | None = None, progress: Progress | None = None) -> RunReport:
@@ -150,8 +151,9 @@ def fetch_arxiv(*, since: date | None = None, progress: Progress | None = None) 
     if since:
         records = takewhile(lambda record: record.published.date() >= since, records)
     with recorded_run(source="arxiv", origin=settings.ARXIV_API_URL) as run:
-        counts = _store_stream(records, run, progress)
-        counts.add(_complete_hf_papers(client, run))
+        _store_stream(records, run, progress)
+        _complete_hf_papers(client, run)
+    counts = Counts(new=run.new, updated=run.updated, unchanged=run.unchanged)
     return RunReport(source="arxiv", origin=settings.ARXIV_API_URL, counts=counts)
 
 
