@@ -339,28 +339,7 @@ def corpus_dim() -> int:
 # --- Helpers ---------------------------------------------------------------------------------
 
 
-def publish(broker: str, task, *args: object) -> None:
-    """Queue a task on `broker` (the test process's own Celery app has no broker set)."""
-    from tasks import app
-
-    with app.connection_for_write(broker) as connection:
-        task.apply_async(args=args, connection=connection)
-
-
 def states() -> Counter:
     from digest.models import Delivery
 
     return Counter(Delivery.objects.values_list("state", flat=True))
-
-
-def mail_idle(broker: str, *, unacked: int = 0) -> bool:
-    """Nothing waits on the `mail` queue and only `unacked` messages are out with workers
-    (tasks ack late; a killed worker's message stays out until the visibility timeout)."""
-    client = redis.Redis.from_url(broker)
-    return client.llen("mail") == 0 and client.hlen("unacked") <= unacked
-
-
-def wait_until_mail_idle(broker: str, *, unacked: int = 0, timeout: float = 120) -> None:
-    # Twice: a message between the queue and a worker's unacked set is in neither for a moment.
-    for _ in range(2):
-        wait_for(lambda: mail_idle(broker, unacked=unacked), timeout=timeout, what="idle mail")

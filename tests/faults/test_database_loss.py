@@ -9,8 +9,7 @@ from django.db import connection
 
 from digest.models import Delivery
 from tasks.mail import send_due_digests
-from tests.conftest import wait_for
-from tests.faults.conftest import publish
+from tests.conftest import publish, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 READERS = 400

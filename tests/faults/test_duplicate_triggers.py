@@ -5,8 +5,7 @@ import pytest
 
 from digest.models import Delivery
 from tasks.mail import send_due_digests
-from tests.conftest import wait_for
-from tests.faults.conftest import publish, wait_until_mail_idle
+from tests.conftest import publish, wait_for, wait_until_mail_idle
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 READERS = 300

@@ -9,8 +9,7 @@ import pytest
 from digest.models import Delivery, IngestionRun, Paper, TrendingScore
 from tasks.ingest import fetch_arxiv
 from tasks.mail import send_due_digests
-from tests.conftest import wait_for
-from tests.faults.conftest import publish
+from tests.conftest import publish, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 READERS = 400

@@ -10,8 +10,8 @@ import pytest
 
 from digest.models import Delivery
 from tasks.mail import send_due_digests
-from tests.conftest import wait_for
-from tests.faults.conftest import email, publish, states, wait_until_mail_idle
+from tests.conftest import publish, wait_for, wait_until_mail_idle
+from tests.faults.conftest import email, states
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 State = Delivery.State

@@ -12,8 +12,8 @@ from digest.models import Delivery, Subscriber
 from digest.services import delivery
 from digest.services.delivery import CLAIM_BATCH
 from tasks.mail import send_digest_chunk, send_due_digests
-from tests.conftest import wait_for
-from tests.faults.conftest import publish, states, wait_until_mail_idle
+from tests.conftest import publish, wait_for, wait_until_mail_idle
+from tests.faults.conftest import states
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 State = Delivery.State

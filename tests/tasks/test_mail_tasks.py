@@ -3,12 +3,10 @@
 from datetime import date
 
 import pytest
-import redis
 from django.core.cache import cache
 
 from digest.models import Delivery, Subscriber
 from digest.services import delivery
-from tasks import app
 from tasks.locks import lock_key
 from tasks.mail import (
     SCHEDULE_LOCK,
@@ -16,7 +14,7 @@ from tasks.mail import (
     send_due_digests,
     send_subscription_email,
 )
-from tests.conftest import wait_for
+from tests.conftest import publish, wait_for, wait_until_mail_idle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = Subscriber.Status
@@ -28,22 +26,6 @@ def _reader(email: str, status: str = Status.ACTIVE) -> Subscriber:
     return Subscriber.objects.create(
         email=email, status=status, interests="LLM agents", delivery_hour=0, digest_size=3
     )
-
-
-def _publish(redis_url: str, task, *args) -> None:
-    with app.connection_for_write(redis_url) as connection:
-        task.apply_async(args=args, connection=connection)
-
-
-def _idle(redis_url: str) -> bool:
-    """Nothing queued on `mail` and nothing delivered but unacknowledged (tasks ack late)."""
-    client = redis.Redis.from_url(redis_url)
-    return client.llen("mail") == 0 and client.hlen("unacked") == 0
-
-
-def _wait_until_idle(redis_url: str) -> None:
-    for _ in range(2):  # twice, so a message between queue and worker is not missed
-        wait_for(lambda: _idle(redis_url), what="the mail queue to drain")
 
 
 @pytest.fixture
@@ -61,22 +43,22 @@ def test_the_scheduled_run_sends_each_due_reader_one_digest(
     left = _reader("left@example.org", Status.UNSUBSCRIBED)
     pending = _reader("pending@example.org", Status.PENDING)
     mail_worker(MAIL_CHUNK_SIZE="2")  # two chunks: fanned out as two tasks
-    _publish(redis_url, send_due_digests)
+    publish(redis_url, send_due_digests)
 
     wait_for(
         lambda: Delivery.objects.filter(state=SENT).count() == 3,
         timeout=180,
         what="the worker to send three digests",
     )
-    _wait_until_idle(redis_url)
+    wait_until_mail_idle(redis_url, timeout=60)
     assert sorted(m["To"] for m in smtp_server.messages) == sorted(r.email for r in readers)
     assert not smtp_server.to(left.email) and not smtp_server.to(pending.email)
 
     # The next run finds nobody due: everyone has today's digest.
-    _publish(redis_url, send_due_digests)
-    _publish(redis_url, send_subscription_email, pending.pk, "confirm")
+    publish(redis_url, send_due_digests)
+    publish(redis_url, send_subscription_email, pending.pk, "confirm")
     wait_for(lambda: smtp_server.to(pending.email), what="the confirmation email")
-    _wait_until_idle(redis_url)
+    wait_until_mail_idle(redis_url, timeout=60)
     assert len(smtp_server.messages) == 4
     assert Delivery.objects.count() == 3
 
@@ -89,14 +71,14 @@ def test_the_same_chunk_queued_twice_to_two_workers_sends_once(
     mail_worker()
     mail_worker()
     for _ in range(3):
-        _publish(redis_url, send_digest_chunk, ids)
+        publish(redis_url, send_digest_chunk, ids)
 
     wait_for(
         lambda: Delivery.objects.filter(state=SENT).count() == 6,
         timeout=180,
         what="six digests sent",
     )
-    _wait_until_idle(redis_url)
+    wait_until_mail_idle(redis_url, timeout=60)
     assert sorted(m["To"] for m in smtp_server.messages) == sorted(r.email for r in readers)
 
 
@@ -105,7 +87,7 @@ def test_a_temporary_refusal_is_retried_by_the_task(corpus, mail_worker, smtp_se
     smtp_server.refuse[reader.email] = "451 4.3.0 Try again later"
     ids = delivery.plan(day=date(2026, 6, 12), subscriber_ids=[reader.pk])
     mail_worker(MAIL_RETRY_BACKOFF_SECONDS="1")
-    _publish(redis_url, send_digest_chunk, ids)
+    publish(redis_url, send_digest_chunk, ids)
 
     refused = wait_for(
         lambda: Delivery.objects.filter(error__startswith="451").first(),
