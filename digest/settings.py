@@ -327,8 +327,10 @@ MAIL_RETRY_MAX_BACKOFF_SECONDS = envint("MAIL_RETRY_MAX_BACKOFF_SECONDS", 3600)
 # Permanent failures (5xx) in a row after which a subscriber is paused.
 MAIL_MAX_HARD_FAILURES = envint("MAIL_MAX_HARD_FAILURES", 3)
 # A delivery left "sending" this long (its worker died mid-send) is marked for review, never
-# resent; one left "pending" this long (its task was lost) is queued again.
-MAIL_STALE_AFTER_MINUTES = envint("MAIL_STALE_AFTER_MINUTES", 30)
+# resent; one left "pending" this long (its task was lost) is queued again. Fractions allowed
+# (the fault tests wait seconds, not half an hour); keep it well above the time one claimed
+# batch takes to send.
+MAIL_STALE_AFTER_MINUTES = envfloat("MAIL_STALE_AFTER_MINUTES", 30)
 # Where `send_digests --dry-run` writes its messages, one .eml file each.
 MAIL_DRY_RUN_DIR = Path(os.getenv("MAIL_DRY_RUN_DIR", VAR_DIR / "dry-run"))
 CELERY_BEAT_SCHEDULE["send-due-digests"] = {

@@ -89,12 +89,14 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 @dataclass
 class PrivateRedis:
     """A redis-server of the test's own on a spare port. Like a production broker it keeps
-    an append-only file (fsync on every write), so a restart keeps what was queued."""
+    an append-only file (fsync on every write), so a restart keeps what was queued; with
+    `persistent` off it keeps nothing, as a Redis run without persistence."""
 
     processes: Processes
     folder: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    persistent: bool = True
 
     @property
     def url(self) -> str:
@@ -102,8 +104,9 @@ class PrivateRedis:
 
     def start(self) -> None:
         command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port)]
-        command += ["--dir", str(self.folder), "--save", "", "--appendonly", "yes"]
-        command += ["--appendfsync", "always", "--protected-mode", "no"]
+        command += ["--dir", str(self.folder), "--save", "", "--protected-mode", "no"]
+        if self.persistent:
+            command += ["--appendonly", "yes", "--appendfsync", "always"]
         self.process = self.processes.start(
             f"redis-{self.port}", command, dict(os.environ), server=True
         )
@@ -124,10 +127,12 @@ class PrivateRedis:
 
 
 @pytest.fixture
-def private_redis(processes: Processes, tmp_path: Path) -> PrivateRedis:
+def private_redis(request, processes: Processes, tmp_path: Path) -> PrivateRedis:
+    """Persistent unless a test parametrizes it (indirect) with False."""
     folder = tmp_path / "redis"
     folder.mkdir()
-    server = PrivateRedis(processes=processes, folder=folder)
+    persistent = getattr(request, "param", True)
+    server = PrivateRedis(processes=processes, folder=folder, persistent=persistent)
     server.start()
     return server
 
