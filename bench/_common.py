@@ -1,8 +1,9 @@
-"""What the benches that serve the real app share (`load.py`, `api.py`): a PostgreSQL database
-and a Redis database of their own, filled by replaying the recorded responses in
+"""What the benches that run the real app share (`load.py`, `api.py`, `send.py`): a PostgreSQL
+database and a Redis database of their own, filled by replaying the recorded responses in
 ../shared/data, and gunicorn on loopback with the production settings of gunicorn.conf.py."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,12 @@ def redis_url(database: int) -> str:
     """REDIS_URL (the default of `make test`) with a database number of the bench's own."""
     url = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/15")
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def server_environment(*, database: str, **extra: str) -> dict[str, str]:

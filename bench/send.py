@@ -1,8 +1,7 @@
 """Digest sending throughput: our path against a bare `smtplib` loop, to the same local SMTP
 sink (aiosmtpd in its own process), in the same run. Prints figures; asserts nothing.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/digest_mail \\
-        .venv/bin/python bench/send.py --subscribers 10000 --workers 2
+    PYTHONPATH=. .venv/bin/python bench/send.py --subscribers 10000 --workers 2
 
 Our path is the production one: the planned deliveries go out in chunks of MAIL_CHUNK_SIZE as
 `tasks.mail.send_digest_chunk` tasks on the `mail` queue, sent by real Celery workers
@@ -12,24 +11,22 @@ delivery recorded as sent. The bare loop sends pre-rendered digests of the same 
 connection. The two alternate every SEGMENT digests and each total counts the same digests.
 
 It works in a database of its own (`digest_bench_send`, created on DATABASE_URL's server and
-dropped at the end) holding the recorded corpus (../shared/data), embedded and scored as after
-a real ingestion. Planning (every reader ranked in one batch, deliveries recorded) is timed
-apart: it is not sending.
+dropped at the end; its broker's Redis database is emptied too) holding the recorded corpus
+(../shared/data), embedded and scored as after a real ingestion. Planning (every reader ranked
+in one batch, deliveries recorded) is timed apart: it is not sending.
 """
 
 import argparse
 import multiprocessing
 import os
 import smtplib
-import socket
 import subprocess
 import sys
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT.parent / "shared" / "data"
+from bench import _common as common
+
 TOPICS = [
     "video generation, diffusion models",
     "LLM agents, tool use",
@@ -62,40 +59,19 @@ def sink(port: int, ready, stop, received) -> None:
     controller.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def mail_env(port: int) -> dict[str, str]:
-    return {
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(port),
-        "EMAIL_USE_TLS": "false",
-        "LOG_LEVEL": "WARNING",
-    }
+    return {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(port), "EMAIL_USE_TLS": "false"}
 
 
 def setup_django(port: int) -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.update(DJANGO_SETTINGS_MODULE="digest.settings", **mail_env(port))
+    """This process works on the bench's own database, recreated and migrated."""
+    common.recreate_database(DATABASE)
+    os.environ.update(common.server_environment(database=DATABASE, **mail_env(port)))
     import django
+    from django.core.management import call_command
 
     django.setup()
-
-
-def create_database() -> str:
-    """The bench's own database; returns its URL for the workers."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        raise SystemExit("set DATABASE_URL to a PostgreSQL server")
-    connection.settings_dict["TEST"]["NAME"] = DATABASE
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{DATABASE}"
+    call_command("migrate", verbosity=0)
 
 
 def load_corpus(day: date) -> None:
@@ -103,8 +79,8 @@ def load_corpus(day: date) -> None:
     from digest.services.sources.fetch import replay
     from digest.services.trending import recompute_trending
 
-    pages = sorted((DATA_DIR / "arxiv").glob("cs_query_start*.xml"))
-    replay(paths=[*pages, DATA_DIR / "huggingface" / f"daily_papers_{day}.json"])
+    pages = sorted((common.RECORDED / "arxiv").glob("cs_query_start*.xml"))
+    replay(paths=[*pages, common.RECORDED / "huggingface" / f"daily_papers_{day}.json"])
     embed_missing_papers()
     recompute_trending()
 
@@ -142,17 +118,13 @@ def bare_loop(port: int, messages: list[bytes], n: int) -> float:
     return elapsed
 
 
-def start_workers(n: int, database_url: str, broker: str, port: int) -> subprocess.Popen:
+def start_workers(n: int, broker: str) -> subprocess.Popen:
+    """Workers with this process's environment: the bench's database and SMTP sink."""
     command = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "mail"]
     command += ["-c", str(n), "--without-gossip", "--without-mingle", "-l", "warning"]
-    env = {
-        **os.environ,
-        **mail_env(port),
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": broker,
-    }
+    env = {**os.environ, "CELERY_BROKER_URL": broker}
     # The banner and task log would drown the figures.
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(command, cwd=common.ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
 def wait_sent(n: int, *, timeout: float = 1800) -> None:
@@ -174,7 +146,7 @@ def queue_chunks(broker: str, chunks: list[list[int]]) -> None:
             send_digest_chunk.apply_async(args=[chunk], connection=connection)
 
 
-def compare(args, database_url: str, port: int, delivery_ids: list[int], messages) -> dict:
+def compare(args, port: int, delivery_ids: list[int], messages) -> dict:
     """Ours and the bare loop, alternating segment by segment (SEGMENT digests each) so that a
     machine whose speed drifts (shared cores) penalises both alike. Ours is timed from a
     segment's first chunk queued to its last digest recorded as sent, after a warm-up chunk
@@ -189,7 +161,7 @@ def compare(args, database_url: str, port: int, delivery_ids: list[int], message
     warm_up, rest = batches[: args.workers], batches[args.workers :]
     per_segment = max(1, SEGMENT // settings.MAIL_CHUNK_SIZE)
     times = {"ours": 0.0, "bare": 0.0, "digests": 0}
-    workers = start_workers(args.workers, database_url, args.broker, port)
+    workers = start_workers(args.workers, args.broker)
     try:
         queue_chunks(args.broker, warm_up)
         sent = sum(map(len, warm_up))
@@ -215,12 +187,10 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--day", type=date.fromisoformat, default=date(2026, 6, 12))
-    parser.add_argument(
-        "--broker", default=os.getenv("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-    )
+    parser.add_argument("--broker", default=os.getenv("BENCH_REDIS_URL", common.redis_url(12)))
     args = parser.parse_args()
 
-    port = free_port()
+    port = common.free_port()
     spawn = multiprocessing.get_context("spawn")
     ready, stop, received = spawn.Event(), spawn.Event(), spawn.Value("i", 0)
     sink_process = spawn.Process(target=sink, args=(port, ready, stop, received))
@@ -228,11 +198,9 @@ def main() -> None:
     ready.wait(30)
     setup_django(port)
     from django.conf import settings
-    from django.db import connection
 
     from digest.services.delivery import plan
 
-    database_url = create_database()
     try:
         started = time.perf_counter()
         load_corpus(args.day)
@@ -243,7 +211,7 @@ def main() -> None:
         planning = time.perf_counter() - started
 
         messages = pre_render(delivery_ids)
-        times = compare(args, database_url, port, delivery_ids, messages)
+        times = compare(args, port, delivery_ids, messages)
         started = time.perf_counter()
         plan(day=args.day + timedelta(days=1), subscriber_ids=subscriber_ids)
         next_day = time.perf_counter() - started
@@ -264,8 +232,7 @@ def main() -> None:
         )
         print(f"the sink received {received.value} messages ({n + timed} expected)")
     finally:
-        connection.close()
-        connection.creation.destroy_test_db(DATABASE, verbosity=0)
+        common.clean_up(None, database=DATABASE, redis=args.broker)
         stop.set()
         sink_process.join(30)
 

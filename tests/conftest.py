@@ -1,5 +1,6 @@
 """Shared fixtures: recorded upstream data, a loopback upstream server, service checks."""
 
+import asyncio
 import contextlib
 import os
 import re
@@ -8,8 +9,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -268,65 +273,105 @@ def corpus(db, corpus_vectors, settings):
 # --- Mail (issue 4): a real SMTP server on loopback --------------------------------------
 
 
-@dataclass
-class SmtpSink:
-    """What a real SMTP server (aiosmtpd) received. `refuse` maps a recipient to the reply its
-    RCPT gets, e.g. "450 4.2.1 try later" or "550 5.1.1 no such user"; for a recipient in
-    `drop` the server takes the message and hangs up before answering."""
-
-    host: str
-    port: int
-    messages: list = field(default_factory=list)
-    refuse: dict[str, str] = field(default_factory=dict)
-    drop: set[str] = field(default_factory=set)
-    connections: int = 0
-
-    def to(self, address: str) -> list:
-        return [m for m in self.messages if m["To"] == address]
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
+@dataclass
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on loopback, for the mail tests and the fault tests.
+
+    It keeps each message it accepted (raw, parsed only when a test reads `messages`, so
+    thousands cost little) and, per recipient, the Message-IDs it accepted. It misbehaves on
+    demand: `refuse` maps a recipient to the reply its RCPT gets ("450 4.2.1 try later",
+    "550 5.1.1 no such user"); a message to a recipient in `drop` is taken and the connection
+    closed before the reply; one to a recipient in `hang` is read and never answered."""
+
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=free_port)
+    raw: list[bytes] = field(default_factory=list)
+    accepted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    rcpt_attempts: Counter = field(default_factory=Counter)
+    refuse: dict[str, str] = field(default_factory=dict)
+    drop: set[str] = field(default_factory=set)
+    hang: set[str] = field(default_factory=set)
+    hung: list[str] = field(default_factory=list)
+    connections: int = 0
+    controller: object = None
+
+    def start(self) -> None:
+        import logging
+
+        from aiosmtpd.controller import Controller
+
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
+        self.controller = Controller(_SmtpHandler(self), hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return [message_from_bytes(raw, policy=policy.default) for raw in self.raw]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    def total(self) -> int:
+        return sum(len(ids) for ids in self.accepted.values())
+
+    def message_ids(self) -> set[str]:
+        return {mid for ids in self.accepted.values() for mid in ids}
+
+
+class _SmtpHandler:
+    def __init__(self, sink: SmtpSink):
+        self.sink = sink
+        self.headers = BytesHeaderParser(policy=policy.default)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.sink.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        self.sink.rcpt_attempts[address] += 1
+        if reply := self.sink.refuse.get(address):
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        recipients = set(envelope.rcpt_tos)
+        if self.sink.hang & recipients:
+            self.sink.hung += envelope.rcpt_tos
+            await asyncio.sleep(3600)  # cancelled when the sink stops
+        self.sink.raw.append(envelope.content)
+        message_id = self.headers.parsebytes(envelope.content)["Message-ID"]
+        for address in envelope.rcpt_tos:
+            self.sink.accepted[address].append(message_id)
+        if self.sink.drop & recipients:
+            server.transport.close()
+        return "250 Message accepted for delivery"
+
+
 @pytest.fixture
 def smtp_server(settings) -> Iterator[SmtpSink]:
-    """Starts aiosmtpd on a free port and points Django's SMTP backend at it."""
-    import logging
-    from email import message_from_bytes, policy
-
-    from aiosmtpd.controller import Controller
-
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    sink = SmtpSink(host="127.0.0.1", port=free_port())
-
-    class Handler:
-        async def handle_EHLO(self, server, session, envelope, hostname, responses):
-            sink.connections += 1
-            session.host_name = hostname
-            return responses
-
-        async def handle_RCPT(self, server, session, envelope, address, options):
-            if reply := sink.refuse.get(address):
-                return reply
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-
-        async def handle_DATA(self, server, session, envelope):
-            sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-            if sink.drop & set(envelope.rcpt_tos):
-                server.transport.close()
-            return "250 Message accepted for delivery"
-
-    controller = Controller(Handler(), hostname=sink.host, port=sink.port)
-    controller.start()
+    """A started SmtpSink, with Django's SMTP backend pointed at it."""
+    sink = SmtpSink()
+    sink.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = sink.host, sink.port
     settings.EMAIL_USE_TLS, settings.EMAIL_TIMEOUT = False, 10
-    yield sink
-    controller.stop()
+    try:
+        yield sink
+    finally:
+        sink.stop()
 
 
 @pytest.fixture

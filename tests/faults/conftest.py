@@ -6,24 +6,21 @@ Everything listens on loopback and is stopped in a `finally`, whatever the test 
 The machine's own PostgreSQL and Redis are never stopped: what a test breaks is its own.
 """
 
-import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
-from email.parser import BytesHeaderParser
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import ROOT, SmtpSink, free_port, wait_for
 
 # Workers, beats and servers get this long to stop cleanly before they are killed.
 STOP_SECONDS = 20
@@ -199,71 +196,10 @@ def shared_broker(redis_url: str) -> Iterator[str]:
 # --- An SMTP sink that counts, refuses, hangs --------------------------------------------------
 
 
-@dataclass
-class Sink:
-    """A real SMTP server (aiosmtpd) on loopback that records, per recipient, the Message-IDs
-    it accepted. `refuse[address] = (reply, times)` answers that recipient's RCPT with the
-    reply `times` times (None: always); a message to an address in `hang` is read but never
-    answered. It only reads headers: thousands of messages must not slow the test down."""
-
-    host: str = "127.0.0.1"
-    port: int = field(default_factory=free_port)
-    accepted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    rcpt_attempts: Counter = field(default_factory=Counter)
-    refuse: dict[str, tuple[str, int | None]] = field(default_factory=dict)
-    hang: set[str] = field(default_factory=set)
-    hung: list[str] = field(default_factory=list)
-    controller: object = None
-
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.controller = Controller(_SinkHandler(self), hostname=self.host, port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def total(self) -> int:
-        return sum(len(ids) for ids in self.accepted.values())
-
-    def message_ids(self) -> set[str]:
-        return {mid for ids in self.accepted.values() for mid in ids}
-
-
-class _SinkHandler:
-    def __init__(self, sink: Sink):
-        self.sink = sink
-        self.headers = BytesHeaderParser(policy=policy.default)
-
-    async def handle_RCPT(self, server, session, envelope, address, options):
-        self.sink.rcpt_attempts[address] += 1
-        if address in self.sink.refuse:
-            reply, times = self.sink.refuse[address]
-            if times is None or self.sink.rcpt_attempts[address] <= times:
-                return reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        message_id = self.headers.parsebytes(envelope.content)["Message-ID"]
-        if self.sink.hang & set(envelope.rcpt_tos):
-            self.sink.hung += envelope.rcpt_tos
-            await asyncio.sleep(3600)  # cancelled when the sink stops
-        for address in envelope.rcpt_tos:
-            self.sink.accepted[address].append(message_id)
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
-def sink() -> Iterator[Sink]:
+def sink() -> Iterator[SmtpSink]:
     """Started by the test (`sink.start()`), so a test can begin with nobody listening."""
-    import logging
-
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    server = Sink()
+    server = SmtpSink()
     try:
         yield server
     finally:

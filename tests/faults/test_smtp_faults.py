@@ -65,8 +65,8 @@ def test_a_5xx_fails_at_once_and_a_4xx_is_retried_until_it_gives_up(
     make_readers, sink, celery, shared_broker, processes
 ):
     make_readers(READERS)
-    sink.refuse[email(1)] = ("550 5.1.1 No such user", None)
-    sink.refuse[email(2)] = ("452 4.2.2 Mailbox full", None)
+    sink.refuse[email(1)] = "550 5.1.1 No such user"
+    sink.refuse[email(2)] = "452 4.2.2 Mailbox full"
     sink.start()
     worker = celery.worker(
         broker=shared_broker, MAIL_MAX_ATTEMPTS="3", MAIL_RETRY_MAX_BACKOFF_SECONDS="2"
