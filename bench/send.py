@@ -8,7 +8,9 @@ Our path is the production one: the planned deliveries go out in chunks of MAIL_
 (`--workers` processes, Redis broker at BENCH_REDIS_URL): claim, compose with inlined CSS,
 send over a reused SMTP connection, record. It is timed from the first task queued to the last
 delivery recorded as sent. The bare loop sends pre-rendered digests of the same sizes over one
-connection. The two alternate every SEGMENT digests and each total counts the same digests.
+connection. The two alternate about every SEGMENT digests (a whole number of chunks per worker,
+so that no worker idles while another sends a segment's last chunk) and each total counts the
+same digests.
 
 It works in a database of its own (`digest_bench_send`, created on DATABASE_URL's server and
 dropped at the end; its broker's Redis database is emptied too) holding the recorded corpus
@@ -159,7 +161,10 @@ def compare(args, port: int, delivery_ids: list[int], messages) -> dict:
     redis.Redis.from_url(args.broker).delete("mail")
     batches = list(chunks(delivery_ids, settings.MAIL_CHUNK_SIZE))
     warm_up, rest = batches[: args.workers], batches[args.workers :]
-    per_segment = max(1, SEGMENT // settings.MAIL_CHUNK_SIZE)
+    # Whole rounds of one chunk per worker: production queues the day at once, and a segment
+    # whose last round keeps one worker busy would time the others idling.
+    rounds = max(1, round(SEGMENT / (settings.MAIL_CHUNK_SIZE * args.workers)))
+    per_segment = rounds * args.workers
     times = {"ours": 0.0, "bare": 0.0, "digests": 0}
     workers = start_workers(args.workers, args.broker)
     try:
