@@ -39,11 +39,6 @@ class Counts:
             setattr(counts, outcome, getattr(counts, outcome) + 1)
         return counts
 
-    def add(self, other: "Counts") -> None:
-        self.new += other.new
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-
     def __str__(self) -> str:
         return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
 
@@ -146,7 +141,6 @@ def _link_code_in_text(papers: list[Paper]) -> None:
                 link_code(paper=paper, url=url, source=source)
 
 
-@transaction.atomic
 def papers_lacking_arxiv_metadata(*, seen_since: datetime, limit: int) -> list[str]:
     """Papers we know only from Hugging Face (no categories, no comment), newest first."""
     papers = Paper.objects.filter(
@@ -155,6 +149,7 @@ def papers_lacking_arxiv_metadata(*, seen_since: datetime, limit: int) -> list[s
     return list(papers.order_by("-first_seen_at", "pk").values_list("pk", flat=True)[:limit])
 
 
+@transaction.atomic
 def store_papers(records: Iterable[PaperRecord]) -> dict[str, str]:
     """Store a batch of paper records; returns the outcome for each distinct paper."""
     newest = _newest_per_id(records)
