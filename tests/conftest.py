@@ -172,6 +172,12 @@ def subprocess_env(transactional_db) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "digest.settings"}
 
 
+def worker_command(*, queues: str, options: list[str]) -> list[str]:
+    """A Celery worker in the solo pool: the task runs in the process a test may kill."""
+    command = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P", "solo"]
+    return [*command, "-Q", queues, "--without-gossip", "--without-mingle", *options]
+
+
 @pytest.fixture
 def start_worker(subprocess_env, redis_url):
     """Start real Celery worker processes on Redis; each is stopped after the test."""
@@ -181,8 +187,7 @@ def start_worker(subprocess_env, redis_url):
     workers: list[subprocess.Popen] = []
 
     def start(*, queues: str = "celery", env: dict[str, str] | None = None) -> subprocess.Popen:
-        command = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P", "solo"]
-        command += ["-Q", queues, "--without-gossip", "--without-mingle", "-l", "warning"]
+        command = worker_command(queues=queues, options=["-l", "warning"])
         environment = {**subprocess_env, "CELERY_BROKER_URL": redis_url, **(env or {})}
         workers.append(subprocess.Popen(command, cwd=ROOT, env=environment))
         return workers[-1]
@@ -325,8 +330,19 @@ class SmtpSink:
     def total(self) -> int:
         return sum(len(ids) for ids in self.accepted.values())
 
-    def message_ids(self) -> set[str]:
-        return {mid for ids in self.accepted.values() for mid in ids}
+    def env(self, *, timeout: int) -> dict[str, str]:
+        """The environment that sends a child process's mail here."""
+        return {
+            "EMAIL_HOST": self.host,
+            "EMAIL_PORT": str(self.port),
+            "EMAIL_USE_TLS": "false",
+            "EMAIL_TIMEOUT": str(timeout),
+        }
+
+    def assert_one_each(self, count: int) -> None:
+        """`count` recipients got a message, each exactly one."""
+        assert len(self.accepted) == count
+        assert {len(message_ids) for message_ids in self.accepted.values()} == {1}
 
 
 class _SmtpHandler:
@@ -377,12 +393,7 @@ def smtp_server(settings) -> Iterator[SmtpSink]:
 @pytest.fixture
 def mail_env(smtp_server) -> dict[str, str]:
     """Environment that sends a child process's mail to `smtp_server`."""
-    return {
-        "EMAIL_HOST": smtp_server.host,
-        "EMAIL_PORT": str(smtp_server.port),
-        "EMAIL_USE_TLS": "false",
-        "EMAIL_TIMEOUT": "10",
-    }
+    return smtp_server.env(timeout=10)
 
 
 @pytest.fixture

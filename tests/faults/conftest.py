@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import ROOT, SmtpSink, free_port, wait_for
+from tests.conftest import ROOT, SmtpSink, free_port, wait_for, worker_command
 
 # Workers, beats and servers get this long to stop cleanly before they are killed.
 STOP_SECONDS = 20
@@ -152,9 +152,8 @@ class Celery:
         """One worker process (the solo pool: the process that is killed is the one that
         sends), logging at INFO so a test can see its retries."""
         name = self._name("worker")
-        command = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-P", "solo"]
-        command += ["-Q", queues, "-n", f"{name}@%h", "-l", "info"]
-        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        options = ["-n", f"{name}@%h", "-l", "info", "--without-heartbeat"]
+        command = worker_command(queues=queues, options=options)
         return self.processes.start(name, command, self._env(broker, env))
 
     def beat(self, *, broker: str, **env: str) -> subprocess.Popen:
@@ -170,14 +169,7 @@ class Celery:
 @pytest.fixture
 def celery(processes: Processes, subprocess_env: dict[str, str], sink, tmp_path: Path) -> Celery:
     """Workers and beats on the test database, sending to `sink` (EMAIL_TIMEOUT 2 s)."""
-    env = {
-        **subprocess_env,
-        "EMAIL_HOST": sink.host,
-        "EMAIL_PORT": str(sink.port),
-        "EMAIL_USE_TLS": "false",
-        "EMAIL_TIMEOUT": "2",
-        "MAIL_RETRY_BACKOFF_SECONDS": "1",
-    }
+    env = {**subprocess_env, **sink.env(timeout=2), "MAIL_RETRY_BACKOFF_SECONDS": "1"}
     return Celery(processes=processes, env=env, folder=tmp_path)
 
 

@@ -57,7 +57,6 @@ def test_lost_database_connections_during_the_send(
     )
     assert Delivery.objects.count() == READERS
     # Each reader got one message, and each sent delivery is one the server accepted.
-    assert len(sink.accepted) == READERS
-    assert {len(message_ids) for message_ids in sink.accepted.values()} == {1}
+    sink.assert_one_each(READERS)
     for email, message_id in sent.values_list("subscriber__email", "message_id"):
         assert sink.accepted[email] == [message_id]

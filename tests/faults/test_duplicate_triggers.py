@@ -44,5 +44,4 @@ def test_the_send_triggered_twice_and_by_two_beats_sends_one_digest_each(
 
     assert Delivery.objects.count() == READERS
     assert set(Delivery.objects.values_list("state", flat=True)) == {Delivery.State.SENT}
-    assert len(sink.accepted) == READERS
-    assert {len(message_ids) for message_ids in sink.accepted.values()} == {1}
+    sink.assert_one_each(READERS)

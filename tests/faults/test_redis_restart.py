@@ -46,8 +46,7 @@ def test_a_redis_restart_during_the_send(make_readers, sink, celery, private_red
 
     wait_for(lambda: sent.count() == READERS, timeout=180, what="every digest sent")
     assert Delivery.objects.count() == READERS
-    assert len(sink.accepted) == READERS
-    assert {len(message_ids) for message_ids in sink.accepted.values()} == {1}
+    sink.assert_one_each(READERS)
 
 
 def test_a_redis_restart_during_ingestion(celery, private_redis, arxiv_upstream):
