@@ -63,6 +63,24 @@ def flush_redis(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
+def prepare(environment: dict[str, str], *, database: str, redis: str | None = None) -> None:
+    """Django set up in this process with `environment`, on the bench's own database, created
+    empty, and its own Redis database, emptied, if it has one."""
+    os.environ.update(environment)
+    recreate_database(database)
+    if redis is not None:
+        flush_redis(redis)
+    import django
+
+    django.setup()
+
+
+def gunicorn_command(app: str, *options: str) -> list[str]:
+    """gunicorn with the production configuration (gunicorn.conf.py), `options` on top."""
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
+    return [*command, *options, app]
+
+
 def replay_recorded() -> None:
     """Migrate, then replay ../shared/data through the parsers and upserts of a live fetch."""
     from django.core.management import call_command
@@ -85,8 +103,7 @@ def start_gunicorn(
 ) -> subprocess.Popen:
     """gunicorn serving `app` on 127.0.0.1:`port` with gunicorn.conf.py, `options` on top.
     Returns once `ready()` stops raising OSError; exits if that takes over 60 s."""
-    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), app]
-    command += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", *options]
+    command = gunicorn_command(app, "-b", f"127.0.0.1:{port}", "--log-level", "warning", *options)
     server = subprocess.Popen(command, cwd=ROOT, env=environment)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -167,15 +167,9 @@ def main() -> None:
     folder = tempfile.TemporaryDirectory()
     body = Path(folder.name) / "papers.json"
     environment = bench_environment(cache=args.cache, body=body)
-    os.environ.update(environment)
-    sys.path.insert(0, str(common.ROOT))
     warnings.filterwarnings("ignore", "No directory at")
-    import django
-
-    common.recreate_database(BENCH_DATABASE)
-    if args.cache == "redis":
-        common.flush_redis(BENCH_REDIS)
-    django.setup()
+    redis = BENCH_REDIS if args.cache == "redis" else None
+    common.prepare(environment, database=BENCH_DATABASE, redis=redis)
     server = None
     try:
         fill_database()

@@ -110,9 +110,9 @@ def serve(environment: dict[str, str]) -> subprocess.Popen:
 
 def gunicorn_config(environment: dict[str, str]) -> dict[str, str]:
     """gunicorn.conf.py as gunicorn itself resolves it in this environment."""
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--print-config"]
+    command = common.gunicorn_command("digest.wsgi", "--print-config", *GUNICORN_OPTIONS)
     printed = subprocess.run(
-        [*command, *GUNICORN_OPTIONS, "digest.wsgi"],
+        command,
         cwd=common.ROOT, env=environment, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     return dict(re.findall(r"^(\w+)\s+= (.*)$", printed, re.MULTILINE))
@@ -368,13 +368,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
     environment = bench_environment()
-    os.environ.update(environment)
-    sys.path.insert(0, str(common.ROOT))
-    import django
-
-    common.recreate_database(BENCH_DATABASE)
-    common.flush_redis(BENCH_REDIS)
-    django.setup()
+    common.prepare(environment, database=BENCH_DATABASE, redis=BENCH_REDIS)
     server = None
     try:
         started = time.monotonic()

@@ -67,12 +67,10 @@ def mail_env(port: int) -> dict[str, str]:
 
 def setup_django(port: int) -> None:
     """This process works on the bench's own database, recreated and migrated."""
-    common.recreate_database(DATABASE)
-    os.environ.update(common.server_environment(database=DATABASE, **mail_env(port)))
-    import django
+    environment = common.server_environment(database=DATABASE, **mail_env(port))
+    common.prepare(environment, database=DATABASE)
     from django.core.management import call_command
 
-    django.setup()
     call_command("migrate", verbosity=0)
 
 
