@@ -13,7 +13,7 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 
 from digest.api.caching import cacheable
 from digest.models import Category, Paper, Subscriber
-from digest.services.papers import primary_code_link
+from digest.services.papers import primary_code_link, trending_why
 from digest.services.personal_feed import PersonalPaper, personal_papers, subscriber_for_feed_token
 from digest.services.trending import trending_papers
 
@@ -61,8 +61,7 @@ class TrendingFeed(Feed):
         return item
 
     def why(self, item) -> str:
-        trending = getattr(item, "trending", None)
-        return trending.why if trending else ""
+        return trending_why(item)
 
     def item_title(self, item) -> str:
         return self.paper(item).title

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from digest.models import Paper
-from digest.services.papers import latest_signal, primary_code_link
+from digest.services.papers import latest_signal, primary_code_link, trending_why
 from digest.services.search import related_papers
 
 
@@ -67,8 +67,7 @@ class PaperSerializer(serializers.ModelSerializer):
         return trending.score if trending else None
 
     def get_why(self, paper: Paper) -> str:
-        trending = getattr(paper, "trending", None)
-        return trending.why if trending else ""
+        return trending_why(paper)
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, paper: Paper) -> str:

@@ -1,4 +1,4 @@
-"""Rate limits per client IP, for the API and for readers' problem reports."""
+"""The API's rate limit per client IP."""
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -12,24 +12,13 @@ class ClientRateThrottle(BaseThrottle):
     timestamps, so a request costs the same whatever the rate. The rate is read per request,
     so a changed setting takes effect at once."""
 
-    scope = "api"
     retry_after: float | None = None
 
-    def rate(self) -> str:
-        return settings.API_THROTTLE_RATE
-
     def allow_request(self, request: HttpRequest, view: object) -> bool:
-        limit, window = parse_rate(self.rate())
-        key = f"{self.scope}:{client_ip(request)}"
+        limit, window = parse_rate(settings.API_THROTTLE_RATE)
+        key = f"api:{client_ip(request)}"
         self.retry_after = hit(key=key, limit=limit, window=window)
         return self.retry_after is None
 
     def wait(self) -> float | None:
         return self.retry_after
-
-
-class ReportRateThrottle(ClientRateThrottle):
-    scope = "report"
-
-    def rate(self) -> str:
-        return settings.REPORT_RATE

@@ -36,6 +36,12 @@ def latest_signal(paper: Paper) -> TrendingSignal | None:
     return next(iter(paper.signals.all()), None)
 
 
+def trending_why(paper: Paper) -> str:
+    """The why-line of a paper's trending score ("38 upvotes on Hugging Face, ..."); empty
+    for a paper not scored yet."""
+    return getattr(getattr(paper, "trending", None), "why", "") or ""
+
+
 def on_day(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
     """A day's papers: published that day, featured on Hugging Face that day, or pinned to it."""
     return papers.filter(

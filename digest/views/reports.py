@@ -2,14 +2,15 @@
 A report puts the paper into the admin's moderation queue."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from digest.api.throttles import ReportRateThrottle
 from digest.services.moderation import REPORT_MAX_LENGTH, report_problem
 from digest.services.papers import visible_papers
+from digest.services.rate_limits import client_ip, hit, parse_rate
 
 
 class ReportForm(forms.Form):
@@ -25,10 +26,12 @@ class ReportForm(forms.Form):
 def report(request: HttpRequest, arxiv_id: str) -> HttpResponse:
     paper = get_object_or_404(visible_papers(), pk=arxiv_id)
     form = ReportForm(request.POST or None)
-    status = 200
+    status, retry_after = 200, None
     if request.method == "POST":
+        limit, window = parse_rate(settings.REPORT_RATE)
+        retry_after = hit(key=f"report:{client_ip(request)}", limit=limit, window=window)
         # Refused reports come back with the reader's text, so nothing typed is lost.
-        if not ReportRateThrottle().allow_request(request, None):
+        if retry_after is not None:
             form.add_error(None, "Too many reports from your connection: please try later.")
             status = 429
         elif form.is_valid():
@@ -38,4 +41,7 @@ def report(request: HttpRequest, arxiv_id: str) -> HttpResponse:
         else:
             status = 400
     context = {"paper": paper, "form": form}
-    return render(request, "digest/report_problem.html", context, status=status)
+    response = render(request, "digest/report_problem.html", context, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(int(retry_after) + 1)
+    return response

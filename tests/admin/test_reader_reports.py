@@ -55,6 +55,7 @@ def test_reports_are_rate_limited_per_client(client, papers, settings, empty_cac
         assert client.post(REPORT, {"reason": f"report {n}"}).status_code == 302
     response = client.post(REPORT, {"reason": "one more, please"})
     assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 3600
     html = response.content.decode()
     assert "Too many reports" in html and "one more, please" in html
     assert ProblemReport.objects.count() == 2

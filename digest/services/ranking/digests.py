@@ -18,7 +18,7 @@ from digest.models import Delivery, DeliveryItem, Paper, PaperFeedback, Subscrib
 from digest.services.embedding.embedder import resolve_device
 from digest.services.embedding.index import paper_index
 from digest.services.embedding.papers import current_embedder, from_bytes, to_bytes
-from digest.services.papers import days_with_papers, visible_papers
+from digest.services.papers import days_with_papers, trending_why, visible_papers
 from digest.services.ranking.categories import category_name
 from digest.services.ranking.personal import (
     DISLIKED,
@@ -68,17 +68,13 @@ def candidate_papers(*, day: date) -> Candidates:
         ids=[paper.pk for paper in rows],
         vectors=np.stack([index.vector(p.pk) for p in rows]) if rows else np.zeros((0, dim)),
         trending=np.array([_trending_score(paper) for paper in rows], dtype=np.float32),
-        whys=[_trending_why(paper) for paper in rows],
+        whys=[trending_why(paper) for paper in rows],
         categories=[{c.term for c in paper.categories.all()} for paper in rows],
     )
 
 
 def _trending_score(paper: Paper) -> float:
     return getattr(getattr(paper, "trending", None), "score", 0.0) or 0.0
-
-
-def _trending_why(paper: Paper) -> str:
-    return getattr(getattr(paper, "trending", None), "why", "") or ""
 
 
 # --- Interests ---------------------------------------------------------------------------
