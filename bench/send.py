@@ -154,10 +154,10 @@ def compare(args, port: int, delivery_ids: list[int], messages) -> dict:
     import redis
     from django.conf import settings
 
-    from digest.services.delivery import chunks
+    from digest.services.batching import batched
 
     redis.Redis.from_url(args.broker).delete("mail")
-    batches = list(chunks(delivery_ids, settings.MAIL_CHUNK_SIZE))
+    batches = list(batched(delivery_ids, settings.MAIL_CHUNK_SIZE))
     warm_up, rest = batches[: args.workers], batches[args.workers :]
     # Whole rounds of one chunk per worker: production queues the day at once, and a segment
     # whose last round keeps one worker busy would time the others idling.

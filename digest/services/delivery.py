@@ -12,10 +12,8 @@ import logging
 import smtplib
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from digest.models import CodeLink, Delivery, DeliveryItem, Paper, Subscriber
+from digest.services.batching import batched
 from digest.services.emails.backends import FolderBackend
 from digest.services.emails.compose import (
     PaperPart,
@@ -94,12 +93,6 @@ class SendReport:
         )
 
 
-def chunks(ids: list[int], size: int) -> Iterator[list[int]]:
-    iterator = iter(ids)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 # --- Who is due --------------------------------------------------------------------------
 
 
@@ -140,7 +133,7 @@ def plan(*, day: date, subscriber_ids: list[int]) -> list[int]:
     picks = pick_papers(subscriber_ids=subscriber_ids, day=day)
     with_papers = sorted(pk for pk, chosen in picks.items() if chosen)
     planned = []
-    for batch in chunks(with_papers, PLAN_BATCH):
+    for batch in batched(with_papers, PLAN_BATCH):
         planned += _record_plan(day, {pk: picks[pk] for pk in batch})
     return planned
 
@@ -383,7 +376,7 @@ def send_chunk(
     _open(connection)
     parts: dict[str, PaperPart] = {}  # each paper rendered once for the whole chunk
     try:
-        for batch in chunks(deliveries, CLAIM_BATCH):
+        for batch in batched(deliveries, CLAIM_BATCH):
             outcomes = _send_batch(batch, connection, parts)
             report.skipped += len(batch) - len(outcomes)
             report.count(outcomes)
@@ -419,7 +412,7 @@ def schedule(*, now: datetime) -> list[list[int]]:
     delivery_ids = recover(now=now)
     for day, subscriber_ids in due_subscribers(now=now).items():
         delivery_ids += plan(day=day, subscriber_ids=subscriber_ids)
-    return list(chunks(delivery_ids, settings.MAIL_CHUNK_SIZE))
+    return list(batched(delivery_ids, settings.MAIL_CHUNK_SIZE))
 
 
 def send_day(*, day: date, connection: BaseEmailBackend | None = None) -> SendReport:
@@ -430,7 +423,7 @@ def send_day(*, day: date, connection: BaseEmailBackend | None = None) -> SendRe
     plan(day=day, subscriber_ids=list(waiting.values_list("pk", flat=True)))
     pending = Delivery.objects.filter(local_date=day, state=State.PENDING).order_by("pk")
     report = SendReport()
-    for chunk in chunks(list(pending.values_list("pk", flat=True)), settings.MAIL_CHUNK_SIZE):
+    for chunk in batched(list(pending.values_list("pk", flat=True)), settings.MAIL_CHUNK_SIZE):
         report.add(send_chunk(delivery_ids=chunk, connection=connection))
     return report
 

@@ -4,10 +4,10 @@ Live and replayed documents go through the same parsers and the same upserts.
 """
 
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import islice, takewhile
+from itertools import takewhile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from digest.models import IngestionRun
+from digest.services.batching import batched
 from digest.services.sources import clients
 from digest.services.sources.huggingface import parse_daily_papers
 from digest.services.sources.ingest import (
@@ -43,12 +44,6 @@ class RunReport:
     origin: str
     counts: Counts
     problem: str | None = None
-
-
-def _batches(records: Iterable[PaperRecord], size: int) -> Iterator[list[PaperRecord]]:
-    iterator = iter(records)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def _store_page(page: ParsedPage) -> Counts:
@@ -110,7 +105,7 @@ def _store_stream(
     """Store records page by page, stopping after ARXIV_STOP_AFTER_KNOWN known ones in a row
     (newest first, what follows we have too)."""
     known = 0
-    for batch in _batches(records, settings.ARXIV_PAGE_SIZE):
+    for batch in batched(records, settings.ARXIV_PAGE_SIZE):
         outcomes = _store_batch(batch, run)
         if progress:
             progress(len(batch))
@@ -132,7 +127,7 @@ def _complete_hf_papers(client: arxiv.Client, run: IngestionRun) -> None:
         client=client, search=clients.lookup_search(arxiv_ids=arxiv_ids)
     )
     try:
-        for batch in _batches(records, settings.ARXIV_PAGE_SIZE):
+        for batch in batched(records, settings.ARXIV_PAGE_SIZE):
             _store_batch(batch, run)
     except SourceError as exc:
         # The newest papers are stored: a partial run, and the next run asks again.
