@@ -116,6 +116,7 @@ def test_a_failed_lookup_keeps_the_newest_papers_and_says_so(arxiv_upstream, set
     run = IngestionRun.objects.get(source="arxiv")
     assert run.status == IngestionRun.Status.PARTIAL
     assert run.error == "looking up papers known from Hugging Face: arxiv: HTTP 503 after 1 tries"
+    assert report.problem == run.error
     assert Paper.objects.filter(metadata_source=Paper.MetadataSource.HF).count() == len(daily)
 
 

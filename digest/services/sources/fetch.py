@@ -149,7 +149,10 @@ def fetch_arxiv(*, since: date | None = None, progress: Progress | None = None) 
         _store_stream(records, run, progress)
         _complete_hf_papers(client, run)
     counts = Counts(new=run.new, updated=run.updated, unchanged=run.unchanged)
-    return RunReport(source="arxiv", origin=settings.ARXIV_API_URL, counts=counts)
+    # A failed lookup leaves the run partial: the report says so, like a partial HF day.
+    return RunReport(
+        source="arxiv", origin=settings.ARXIV_API_URL, counts=counts, problem=run.error or None
+    )
 
 
 def fetch_huggingface(*, day: date | None = None, progress: Progress | None = None) -> RunReport:
