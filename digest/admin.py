@@ -311,7 +311,7 @@ class SubscriberAdmin(ReadOnlyAdmin):
     list_display = ["email", "status", "created_at", "confirmed_at", "hard_bounces"]
     list_filter = ["status", "created_at"]
     search_fields = ["email"]
-    exclude = ["interest_vector", "feed_token"]
+    exclude = ["topic_vectors", "feed_token"]
     inlines = [DeliveryInline]
     actions = ["pause", "resume", "resend_confirmation"]
 

@@ -14,7 +14,7 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from digest.api.caching import cacheable
 from digest.models import Category, Paper, Subscriber
 from digest.services.papers import primary_code_link, trending_why
-from digest.services.personal_feed import PersonalPaper, personal_papers, subscriber_for_feed_token
+from digest.services.personal_feed import PersonalPaper, latest_digest, subscriber_for_feed_token
 from digest.services.trending import trending_papers
 
 
@@ -126,7 +126,7 @@ class PersonalFeed(TrendingFeed):
         return subscriber
 
     def items(self, subscriber: Subscriber) -> list[PersonalPaper]:
-        return personal_papers(subscriber=subscriber)
+        return latest_digest(subscriber=subscriber).papers
 
     def paper(self, item: PersonalPaper) -> Paper:
         return item.paper

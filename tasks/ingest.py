@@ -6,6 +6,7 @@ from collections.abc import Callable
 from celery import shared_task
 from django.conf import settings
 
+from digest.services import seeds
 from digest.services.sources import fetch, stars
 from digest.services.sources.fetch import RunReport
 from digest.services.sources.records import SourceError
@@ -51,3 +52,12 @@ def refresh_stars() -> str:
     if result.changed:
         recompute_trending_scores.delay()
     return f"{result.checked} checked, {result.changed} changed"
+
+
+@shared_task(name="tasks.ingest.seed_liked_papers", max_retries=3, **RETRY)
+def seed_liked_papers(subscriber_id: int, arxiv_ids: list[str]) -> str:
+    """Papers a reader says they know become liked papers; new ones are embedded next."""
+    report = seeds.like_papers(subscriber_id=subscriber_id, arxiv_ids=arxiv_ids)
+    if report.fetched:
+        embed_papers.delay()
+    return f"{len(report.liked)} liked, {report.fetched} fetched, {len(report.unknown)} unknown"

@@ -100,12 +100,17 @@ class DigestSerializer(serializers.Serializer):
 
 class PersonalPaperSerializer(serializers.Serializer):
     paper = PaperSerializer()
-    score = serializers.FloatField(help_text="Your personal score: relevance and trending")
+    score = serializers.FloatField(help_text="Its score in your digest")
     reason = serializers.CharField(help_text="Why it was picked for you")
+    section = serializers.ChoiceField(
+        choices=["for_you", "trending"], help_text="For you, or Trending today"
+    )
 
 
 class PersonalFeedSerializer(serializers.Serializer):
-    date = serializers.DateField(allow_null=True, help_text="The day ranked; null before any")
+    date = serializers.DateField(
+        allow_null=True, help_text="The day of your latest digest; null before the first"
+    )
     papers = PersonalPaperSerializer(many=True)
 
 

@@ -34,8 +34,8 @@ from digest.api.serializers import (
     PersonalFeedSerializer,
 )
 from digest.models import Paper
-from digest.services.papers import latest_day, visible_papers, with_cards
-from digest.services.personal_feed import personal_papers, subscriber_for_feed_token
+from digest.services.papers import visible_papers, with_cards
+from digest.services.personal_feed import latest_digest, subscriber_for_feed_token
 from digest.services.trending import trending_papers
 
 # New-style (2512.13689) and old-style (hep-th/9901001) arXiv ids, without version.
@@ -216,8 +216,8 @@ class HasFeedToken(BasePermission):
     }
 )
 class PersonalFeed(ApiView, generics.GenericAPIView):
-    """Your papers for the latest day, ranked for you as your digest is. The token is on your
-    preference page; getting a new one there revokes the old."""
+    """The papers of your latest digest, in its order ("for_you" first, then "trending").
+    The token is on your preference page; getting a new one there revokes the old."""
 
     private = True
     serializer_class = PersonalFeedSerializer
@@ -225,6 +225,6 @@ class PersonalFeed(ApiView, generics.GenericAPIView):
     permission_classes = [HasFeedToken]
 
     def get(self, request: Request) -> Response:
-        day = latest_day()
-        picks = personal_papers(subscriber=request.auth, day=day)
-        return Response(self.get_serializer({"date": day, "papers": picks}).data)
+        digest = latest_digest(subscriber=request.auth)
+        data = {"date": digest.day, "papers": digest.papers}
+        return Response(self.get_serializer(data).data)

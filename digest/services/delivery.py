@@ -156,6 +156,7 @@ def _record_plan(day: date, picks: dict[int, list[Pick]]) -> list[int]:
                 delivery_id=delivery_id,
                 paper_id=pick.paper_id,
                 position=position,
+                section=pick.section,
                 score=pick.score,
                 why=pick.why,
             )
@@ -180,7 +181,7 @@ def _drop_departed(delivery_ids: list[int] | None = None) -> int:
 def _pending(delivery_ids: list[int]) -> list[Delivery]:
     """The pending deliveries with all a digest shows; each paper is loaded once per chunk,
     however many readers get it."""
-    papers = Paper.objects.defer("abstract", "comment", "journal_ref").prefetch_related(
+    papers = Paper.objects.defer("comment", "journal_ref").prefetch_related(
         Prefetch("code_links", queryset=CodeLink.objects.order_by("id"))
     )
     items = DeliveryItem.objects.order_by("position").prefetch_related(
@@ -189,7 +190,7 @@ def _pending(delivery_ids: list[int]) -> list[Delivery]:
     return list(
         Delivery.objects.filter(pk__in=delivery_ids, state=State.PENDING)
         .select_related("subscriber")
-        .defer("subscriber__interest_vector")
+        .defer("subscriber__topic_vectors")
         .prefetch_related(Prefetch("items", queryset=items))
         .order_by("pk")
     )

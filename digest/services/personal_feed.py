@@ -1,4 +1,4 @@
-"""A reader's personal feed (API and RSS/Atom): their own ranking of the latest day, reached
+"""A reader's personal feed (API and RSS/Atom): what their latest digest contained, reached
 with a secret token shown on their preference page. Replacing the token revokes every URL
 that carried the old one."""
 
@@ -6,9 +6,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
-from digest.models import Paper, Subscriber
-from digest.services.papers import latest_day, visible_papers, with_cards
-from digest.services.ranking.digests import pick_papers
+from digest.models import Delivery, DeliveryItem, Paper, Subscriber
+from digest.services.papers import visible_papers, with_cards
 
 # Readers who confirmed and have not left; a paused reader still reads their feed.
 FEED_STATES = (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
@@ -19,6 +18,13 @@ class PersonalPaper:
     paper: Paper
     score: float
     reason: str
+    section: str
+
+
+@dataclass(frozen=True)
+class PersonalDigest:
+    day: date | None  # None before the reader's first digest
+    papers: list[PersonalPaper]
 
 
 def _store_token(subscriber_id: int) -> str:
@@ -45,16 +51,26 @@ def subscriber_for_feed_token(*, token: str) -> Subscriber | None:
     return Subscriber.objects.filter(feed_token=token, status__in=FEED_STATES).first()
 
 
-def personal_papers(*, subscriber: Subscriber, day: date | None = None) -> list[PersonalPaper]:
-    """The reader's picks for `day` (the latest day with papers by default), best first, as
-    their digest would rank them: hidden papers and papers already mailed to them left out."""
-    day = day or latest_day()
-    if day is None:
-        return []
-    picks = pick_papers(subscriber_ids=[subscriber.pk], day=day)[subscriber.pk]
-    papers = with_cards(visible_papers()).in_bulk([pick.paper_id for pick in picks])
-    return [
-        PersonalPaper(paper=papers[pick.paper_id], score=pick.score, reason=pick.why)
-        for pick in picks
-        if pick.paper_id in papers
-    ]
+def latest_digest(*, subscriber: Subscriber) -> PersonalDigest:
+    """The reader's latest digest as it was planned (a failed one never reached them), in its
+    order, without the papers hidden since."""
+    delivery = (
+        Delivery.objects.filter(subscriber=subscriber)
+        .exclude(state=Delivery.State.FAILED)
+        .order_by("-local_date")
+        .first()
+    )
+    if delivery is None:
+        return PersonalDigest(day=None, papers=[])
+    items = list(DeliveryItem.objects.filter(delivery=delivery).order_by("position"))
+    papers = with_cards(visible_papers()).in_bulk([item.paper_id for item in items])
+    return PersonalDigest(
+        day=delivery.local_date,
+        papers=[
+            PersonalPaper(
+                paper=papers[item.paper_id], score=item.score, reason=item.why, section=item.section
+            )
+            for item in items
+            if item.paper_id in papers
+        ],
+    )

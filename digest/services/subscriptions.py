@@ -7,7 +7,7 @@ preferences and feedback links must keep working in old emails.
 """
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from django.conf import settings
@@ -39,11 +39,18 @@ class ExpiredLink(LinkError):
 
 @dataclass(frozen=True)
 class Preferences:
+    """What a reader chooses; the names are the Subscriber fields they set."""
+
     interests: str
     categories: list[str]
     delivery_hour: int
     timezone: str
     digest_size: int
+    followed_authors: list[str] = field(default_factory=list)
+    categories_only: bool = False
+    trending_count: int = 3
+    trending_weight: float | None = None
+    send_when_empty: bool = False
 
 
 class Notice(StrEnum):
@@ -133,11 +140,8 @@ def _may_email(email: str) -> bool:
 
 
 def _apply(subscriber: Subscriber, preferences: Preferences) -> None:
-    subscriber.interests = preferences.interests
-    subscriber.categories = preferences.categories
-    subscriber.delivery_hour = preferences.delivery_hour
-    subscriber.timezone = preferences.timezone
-    subscriber.digest_size = preferences.digest_size
+    for name, value in asdict(preferences).items():
+        setattr(subscriber, name, value)
 
 
 def subscribe(*, email: str, preferences: Preferences) -> Signup | None:
@@ -164,6 +168,17 @@ def subscribe(*, email: str, preferences: Preferences) -> Signup | None:
     confirmed = subscriber.status in (Status.ACTIVE, Status.PAUSED)
     notice = Notice.ALREADY_SUBSCRIBED if confirmed else Notice.CONFIRM
     return Signup(subscriber_id=subscriber.pk, notice=notice)
+
+
+def awaiting_confirmation(*, email: str) -> int | None:
+    """The id of the reader at this address if a signup may still shape their interests
+    (not confirmed yet), else None: a stranger must not change a confirmed reader's."""
+    email = email.strip().lower()
+    return (
+        Subscriber.objects.filter(email=email, status=Status.PENDING)
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def confirmation_for(*, token: str) -> Subscriber:
@@ -223,6 +238,15 @@ def unsubscribe(*, subscriber_id: int) -> None:
     """Immediate and idempotent: the first unsubscription time is kept."""
     Subscriber.objects.filter(pk=subscriber_id).exclude(status=Status.UNSUBSCRIBED).update(
         status=Status.UNSUBSCRIBED, unsubscribed_at=timezone.now()
+    )
+
+
+def liked_papers(*, subscriber_id: int) -> list[Paper]:
+    """The papers a reader liked (by feedback or as papers they know), newest first."""
+    return list(
+        Paper.objects.filter(
+            feedback__subscriber_id=subscriber_id, feedback__kind=PaperFeedback.Kind.LIKE
+        ).order_by("-feedback__created_at")
     )
 
 

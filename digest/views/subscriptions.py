@@ -22,6 +22,7 @@ from digest.models import Subscriber
 from digest.services import delivery, personal_feed, subscriptions
 from digest.services.rate_limits import client_ip, hit
 from digest.services.subscriptions import ExpiredLink, LinkError, Signup
+from tasks.ingest import seed_liked_papers
 from tasks.mail import send_subscription_email
 
 ONE_CLICK = "One-Click"
@@ -48,22 +49,26 @@ def _notify(signup: Signup | None) -> None:
         )
 
 
+def _seed(subscriber_id: int | None, form: PreferencesForm) -> None:
+    """Papers the reader says they know become liked papers (fetched from arXiv if new)."""
+    if subscriber_id is not None and (ids := form.seed_ids()):
+        transaction.on_commit(partial(seed_liked_papers.delay, subscriber_id, ids))
+
+
 def _bad_link(request: HttpRequest, error: LinkError) -> HttpResponse:
     return render(request, "subscriptions/bad_link.html", {"error": error}, status=400)
 
 
 @require_http_methods(["GET", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:
-    form = SubscribeForm(request.POST or None)
+    form = SubscribeForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         # Only a signup that would record something counts: fixing a typo costs nothing.
         if limited := _rate_limited(request):
             return limited
-        _notify(
-            subscriptions.subscribe(
-                email=form.cleaned_data["email"], preferences=form.preferences()
-            )
-        )
+        email = form.cleaned_data["email"]
+        _notify(subscriptions.subscribe(email=email, preferences=form.preferences()))
+        _seed(subscriptions.awaiting_confirmation(email=email), form)
         # The same answer for a new, pending, confirmed or unsubscribed address.
         return redirect("subscription-check-inbox")
     return render(request, "subscriptions/subscribe.html", {"form": form})
@@ -114,14 +119,40 @@ def _save_preferences(request: HttpRequest, subscriber: Subscriber) -> Preferenc
         personal_feed.revoke_feed_token(subscriber_id=subscriber.pk)
         messages.success(request, "New feed address made: the old one no longer works.")
     else:
-        form = PreferencesForm(request.POST)
+        form = PreferencesForm(
+            request.POST,
+            request.FILES,
+            has_liked=bool(subscriptions.liked_papers(subscriber_id=subscriber.pk)),
+        )
         if not form.is_valid():
             return form
         subscriptions.update_preferences(
             subscriber_id=subscriber.pk, preferences=form.preferences()
         )
+        _seed(subscriber.pk, form)
         messages.success(request, "Saved. Your next digest follows these preferences.")
     return None
+
+
+def _current(subscriber: Subscriber) -> dict:
+    """The preference form as the reader left it."""
+    initial = {
+        name: getattr(subscriber, name)
+        for name in (
+            "interests",
+            "categories",
+            "categories_only",
+            "delivery_hour",
+            "timezone",
+            "digest_size",
+            "trending_count",
+            "send_when_empty",
+        )
+    }
+    initial["followed_authors"] = "\n".join(subscriber.followed_authors)
+    if subscriber.trending_weight is not None:
+        initial["trending_dial"] = round(100 * subscriber.trending_weight)
+    return initial
 
 
 @require_http_methods(["GET", "POST"])
@@ -135,19 +166,12 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         form = _save_preferences(request, subscriber)
         if form is None:
             return redirect("subscription-preferences", token=token)
-    form = form or PreferencesForm(
-        initial={
-            "interests": subscriber.interests,
-            "categories": subscriber.categories,
-            "delivery_hour": subscriber.delivery_hour,
-            "timezone": subscriber.timezone,
-            "digest_size": subscriber.digest_size,
-        }
-    )
+    form = form or PreferencesForm(initial=_current(subscriber))
     context = {
         "form": form,
         "subscriber": subscriber,
         "unsubscribe_token": subscriptions.unsubscribe_token(subscriber_id=subscriber.pk),
+        "liked": subscriptions.liked_papers(subscriber_id=subscriber.pk),
     }
     if subscriber.status in personal_feed.FEED_STATES:
         context["feed_token"] = personal_feed.feed_token(subscriber_id=subscriber.pk)

@@ -29,6 +29,7 @@ from digest.services.subscriptions import (
     preferences_token,
     unsubscribe_token,
 )
+from digest.text import first_sentence, plain_text
 
 STYLESHEET = "emails/email.css"
 SUBJECT_LIMIT = 150
@@ -187,10 +188,17 @@ class PaperPart:
     text: str
 
 
+def summary_line(paper: Paper) -> str:
+    """One line on what the paper does: Hugging Face's summary, else the abstract's first
+    sentence; LaTeX made readable."""
+    return one_line(plain_text(paper.ai_summary or first_sentence(paper.abstract)))
+
+
 def paper_part(paper: Paper) -> PaperPart:
     context = {
         "paper": paper,
-        "title": one_line(paper.title),
+        "title": one_line(plain_text(paper.title)),
+        "summary": summary_line(paper),
         "url": paper_url(paper.pk),
         "code": primary_code_link(paper),
     }
@@ -207,6 +215,7 @@ class DigestEntry:
     why: str
     more_url: str
     less_url: str
+    section: str
 
 
 def _entry(item: DeliveryItem, parts: dict[str, PaperPart], feedback: str) -> DigestEntry:
@@ -217,6 +226,7 @@ def _entry(item: DeliveryItem, parts: dict[str, PaperPart], feedback: str) -> Di
         why=one_line(item.why),
         more_url=feedback.format(item.paper_id, "more"),
         less_url=feedback.format(item.paper_id, "less"),
+        section=item.section,
     )
 
 
@@ -235,7 +245,8 @@ def digest_message(
     paper_ids = [item.paper_id for item in delivery.items.all()]
     context = {
         "day": delivery.local_date,
-        "entries": entries,
+        "for_you": [entry for entry in entries if entry.section == DeliveryItem.Section.FOR_YOU],
+        "trending": [entry for entry in entries if entry.section == DeliveryItem.Section.TRENDING],
         "archive_url": archive_url(day=delivery.local_date, paper_ids=paper_ids),
         "preferences_url": preferences_url(subscriber_id=subscriber_id),
         "unsubscribe_url": unsubscribe,

@@ -155,6 +155,19 @@ def fetch_arxiv(*, since: date | None = None, progress: Progress | None = None) 
     )
 
 
+def fetch_by_ids(*, arxiv_ids: list[str]) -> RunReport:
+    """arXiv's records of these papers, asked for by id (papers a reader says they know)."""
+    client = _arxiv_client()
+    records = clients.iter_arxiv_records(
+        client=client, search=clients.lookup_search(arxiv_ids=arxiv_ids)
+    )
+    with recorded_run(source="arxiv", origin=settings.ARXIV_API_URL) as run:
+        for batch in batched(records, settings.ARXIV_PAGE_SIZE):
+            _store_batch(batch, run)
+    counts = Counts(new=run.new, updated=run.updated, unchanged=run.unchanged)
+    return RunReport(source="arxiv", origin=settings.ARXIV_API_URL, counts=counts)
+
+
 def fetch_huggingface(*, day: date | None = None, progress: Progress | None = None) -> RunReport:
     """The Daily Papers of one day (today, UTC, by default)."""
     day = day or timezone.now().date()

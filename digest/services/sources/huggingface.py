@@ -67,6 +67,7 @@ def _record(item: object, *, day: date | None) -> HFRecord:
         num_comments=_count(item.get("numComments")),
         github_repo=paper.get("githubRepo") or None,
         github_stars=stars if isinstance(stars, int) and stars >= 0 else None,
+        ai_summary=clean_text(paper.get("ai_summary")),
     )
 
 

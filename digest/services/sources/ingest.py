@@ -206,6 +206,10 @@ def _upsert_signal(record: HFRecord) -> bool:
 def _store_hf_extras(record: HFRecord, paper: Paper, *, now) -> bool:
     """The day's signal and the GitHub repository with its stars; True if anything moved."""
     moved = _upsert_signal(record)
+    if record.ai_summary and record.ai_summary != paper.ai_summary:
+        paper.ai_summary = record.ai_summary
+        paper.save(update_fields=["ai_summary", "changed_at"])
+        moved = True
     if record.github_repo:
         link = link_code(paper=paper, url=record.github_repo, source=CodeLink.Source.HF)
         if link is None:

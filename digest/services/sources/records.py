@@ -75,11 +75,15 @@ class HFRecord:
     num_comments: int
     github_repo: str | None
     github_stars: int | None
+    # Hugging Face's one-sentence summary of the paper, when it has one.
+    ai_summary: str = ""
 
     def __post_init__(self) -> None:
         counts = (self.upvotes, self.num_comments, self.github_stars or 0)
         if any(count > MAX_COUNT for count in counts):
             raise ValueError(f"{self.paper.arxiv_id}: a count is out of range")
+        if len(self.ai_summary) > MAX_LENGTHS["abstract"]:
+            raise ValueError(f"{self.paper.arxiv_id}: ai_summary is over-long")
 
 
 @dataclass
