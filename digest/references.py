@@ -5,9 +5,10 @@ import re
 
 import bibtexparser
 
-# New-style ids (2512.13690, v2 optional) not inside a longer number, and old-style ones
+# New-style ids (2512.13690, v2 optional) not inside a longer number ("arXiv.2512.13690" of
+# a DOI is fine), and old-style ones
 # (hep-th/9901001, math.GT/0309136).
-NEW_STYLE = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d])")
+NEW_STYLE = re.compile(r"(?<!\d)(?<!\d\.)(\d{4}\.\d{4,5})(?:v\d+)?(?!\d)")
 OLD_STYLE = re.compile(r"\b([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?\b")
 # Entry fields where BibTeX exporters (arXiv, Google Scholar, Zotero, DBLP) put the id.
 BIBTEX_FIELDS = (

@@ -311,7 +311,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
     # pylatexenc warns about every malformed formula in upstream text; digest.text keeps those.
-    "loggers": {"arxiv": {"level": "WARNING"}, "pylatexenc": {"level": "ERROR"}},
+    "loggers": {
+        "arxiv": {"level": "WARNING"},
+        "bm25s": {"level": "WARNING"},
+        "pylatexenc": {"level": "ERROR"},
+    },
 }
 
 # --- Subscriptions and the daily email digest (issue 4) ---

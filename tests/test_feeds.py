@@ -1,9 +1,12 @@
 """RSS and Atom feeds, read with feedparser as a feed reader would."""
 
+from datetime import date
+
 import feedparser
 import pytest
 
-from digest.models import Paper
+from digest.models import DeliveryItem, Paper
+from digest.services.delivery import plan
 from digest.services.moderation import PaperAction, moderate_papers
 from digest.services.papers import primary_code_link
 from digest.services.personal_feed import revoke_feed_token
@@ -76,10 +79,13 @@ def test_hidden_papers_leave_every_feed(client, corpus, admin_user):
 
 def test_a_personal_feed_by_token_until_it_is_revoked(client, corpus, feed_reader):
     subscriber, token = feed_reader
+    (planned,) = plan(day=date(2026, 6, 12), subscriber_ids=[subscriber.pk])
+    digest = list(DeliveryItem.objects.filter(delivery_id=planned).order_by("position"))
     for suffix in ("rss", "atom"):
         feed = read(client, f"/feeds/me/{token}.{suffix}")
         assert feed.feed.title == "digest: your papers"
-        assert 0 < len(feed.entries) <= subscriber.digest_size
+        # The latest digest's papers, in its order.
+        assert [e.link.split("/")[-2] for e in feed.entries] == [i.paper_id for i in digest]
     response = client.get(f"/feeds/me/{token}.rss")
     assert "private" in response["Cache-Control"]
     revoke_feed_token(subscriber_id=subscriber.pk)

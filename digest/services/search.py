@@ -1,22 +1,64 @@
-"""Search by meaning over every visible paper, with exact title matches winning, and
-"related papers" by nearest neighbours."""
+"""Search over every visible paper by meaning and by exact words (hybrid: cosine of the
+query's embedding plus BM25 over title + abstract, whole words only), with titles that hold
+the query's words in order winning; and "related papers" by nearest neighbours."""
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from digest.models import Paper
 from digest.services.embedding.index import paper_index
 from digest.services.embedding.papers import current_embedder
 from digest.services.papers import visible_papers, with_cards
+from digest.services.ranking.lexical import LexicalIndex, tokens
 
-# A title containing the whole query outranks any purely semantic match (cosine <= 1).
+# A title holding the whole query, word for word, outranks any other match.
 EXACT_TITLE_BONUS = 1.0
-# Enough semantic candidates that filtering and title matches still leave `limit` results.
+# Weight of the lexical score (in [0, 1)) against the cosine, as in the digest.
+LEXICAL_WEIGHT = 0.8
+# Enough candidates of each kind that filtering still leaves `limit` results.
 OVERSAMPLE = 4
 MAX_QUERY_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class _Corpus:
+    ids: list[str]
+    titles: list[str]
+    lexical: LexicalIndex
+    stamp: tuple
+
+
+_lock = threading.Lock()
+_corpus: _Corpus | None = None
+
+
+def _lexical_corpus() -> _Corpus:
+    """BM25 over every visible paper, built once per process and again after papers change
+    (one aggregate query decides), like the vector index."""
+    global _corpus
+    stamp = tuple(visible_papers().aggregate(n=Count("pk"), last=Max("changed_at")).values())
+    with _lock:
+        if _corpus is None or _corpus.stamp != stamp:
+            rows = list(visible_papers().order_by("pk").values_list("pk", "title", "abstract"))
+            _corpus = _Corpus(
+                ids=[pk for pk, _, _ in rows],
+                titles=[title for _, title, _ in rows],
+                lexical=LexicalIndex.build([f"{t}\n{a}" for _, t, a in rows]),
+                stamp=stamp,
+            )
+        return _corpus
+
+
+def title_holds(title: str, query: str) -> bool:
+    """Whether the title holds the query's words in order, as whole words: "RAG" is not in
+    "Leveraging averages"."""
+    wanted, words = tokens(query, query=True), tokens(title, query=True)
+    size = len(wanted)
+    return bool(size) and any(words[i : i + size] == wanted for i in range(len(words) - size + 1))
 
 
 @dataclass(frozen=True)
@@ -45,10 +87,13 @@ def filtered_papers(
     return papers.distinct()
 
 
-def _semantic_scores(query: str, allowed: set[str] | None, *, k: int) -> dict[str, float]:
+def _semantic_scores(
+    query: str, allowed: set[str] | None, *, k: int
+) -> tuple[dict[str, float], np.ndarray | None]:
+    """The k best cosines by id, and the query vector (None without any paper vector)."""
     index = paper_index()
     if not index.ids:
-        return {}
+        return {}, None
     query_vector = current_embedder().encode([query])[0]
     scores = index.matrix @ query_vector
     if allowed is not None:
@@ -56,7 +101,31 @@ def _semantic_scores(query: str, allowed: set[str] | None, *, k: int) -> dict[st
         scores = np.where(mask, scores, -np.inf)
     k = min(k, len(scores))
     top = np.argpartition(-scores, k - 1)[:k]
-    return {index.ids[i]: float(scores[i]) for i in top if np.isfinite(scores[i])}
+    return {index.ids[i]: float(scores[i]) for i in top if np.isfinite(scores[i])}, query_vector
+
+
+def _lexical_scores(query: str, allowed: set[str] | None, *, k: int) -> tuple[dict, set[str]]:
+    """The k best lexical scores by id, and the ids whose title holds the query."""
+    corpus = _lexical_corpus()
+    row = corpus.lexical.scores([query]).getrow(0)
+    found = {
+        corpus.ids[col]: float(value)
+        for col, value in zip(row.indices, row.data, strict=True)
+        if allowed is None or corpus.ids[col] in allowed
+    }
+    best = sorted(found, key=lambda pk: -found[pk])[:k]
+    titles = dict(zip(corpus.ids, corpus.titles, strict=True))
+    in_title = {pk for pk in found if title_holds(titles[pk], query)}
+    return {pk: found[pk] for pk in best} | {pk: found[pk] for pk in in_title}, in_title
+
+
+def _cosines(query_vector: np.ndarray | None, ids: set[str]) -> dict[str, float]:
+    """The query's cosine to papers found by their words only."""
+    index = paper_index()
+    if query_vector is None:
+        return {}
+    vectors = {pk: index.vector(pk) for pk in ids}
+    return {pk: float(v @ query_vector) for pk, v in vectors.items() if v is not None}
 
 
 def search_papers(
@@ -80,12 +149,15 @@ def search_papers(
     filters = (category, has_code, published_after, published_before)
     has_filters = any(value is not None for value in filters)
     allowed = set(papers.values_list("pk", flat=True)) if has_filters else None
-    scores = _semantic_scores(query, allowed, k=OVERSAMPLE * limit)
-    title_matches = set(papers.filter(title__icontains=query).values_list("pk", flat=True)[:limit])
+    semantic, query_vector = _semantic_scores(query, allowed, k=OVERSAMPLE * limit)
+    lexical, title_matches = _lexical_scores(query, allowed, k=OVERSAMPLE * limit)
+    cosines = _cosines(query_vector, lexical.keys() - semantic.keys()) | semantic
     hidden = set(Paper.objects.filter(hidden=True).values_list("pk", flat=True))
     ranked = {
-        pk: scores.get(pk, 0.0) + (EXACT_TITLE_BONUS if pk in title_matches else 0.0)
-        for pk in (scores.keys() | title_matches) - hidden
+        pk: cosines.get(pk, 0.0)
+        + LEXICAL_WEIGHT * lexical.get(pk, 0.0)
+        + (EXACT_TITLE_BONUS if pk in title_matches else 0.0)
+        for pk in (semantic.keys() | lexical.keys()) - hidden
     }
     best = sorted(ranked, key=lambda pk: (-ranked[pk], pk))[:limit]
     loaded = with_cards(Paper.objects.filter(pk__in=best)).in_bulk()

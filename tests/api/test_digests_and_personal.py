@@ -5,10 +5,10 @@ from datetime import date
 
 import pytest
 
-from digest.models import Subscriber
+from digest.models import Delivery, DeliveryItem, Subscriber
+from digest.services.delivery import plan
 from digest.services.moderation import PaperAction, moderate_papers
 from digest.services.personal_feed import revoke_feed_token
-from digest.services.ranking.digests import pick_papers
 from digest.services.trending import trending_papers
 
 pytestmark = pytest.mark.django_db
@@ -52,20 +52,24 @@ def test_a_bad_date_is_a_400_with_a_message(client, corpus, day):
     assert "YYYY-MM-DD" in response.json()["day"][0]
 
 
-def test_a_reader_gets_their_own_papers_by_token(client, corpus, feed_reader):
+def test_a_reader_gets_their_latest_digest_by_token(client, corpus, feed_reader):
     subscriber, token = feed_reader
+    assert client.get("/api/me/papers/", {"token": token}).json() == {"date": None, "papers": []}
+    (planned,) = plan(day=date(2026, 6, 12), subscriber_ids=[subscriber.pk])
     response = client.get("/api/me/papers/", {"token": token})
     assert response.status_code == 200
     body = response.json()
     assert body["date"] == "2026-06-12"
-    assert 0 < len(body["papers"]) <= subscriber.digest_size
     first = body["papers"][0]
-    assert set(first) == {"paper", "score", "reason"}
+    assert set(first) == {"paper", "score", "reason", "section"}
     assert first["paper"]["url"].startswith("http://testserver/papers/")
-    assert first["reason"]
-    # Ranked as their email digest would be (relevance, trending, then diversity).
-    picks = pick_papers(subscriber_ids=[subscriber.pk], day=date(2026, 6, 12))[subscriber.pk]
-    assert [item["paper"]["arxiv_id"] for item in body["papers"]] == [p.paper_id for p in picks]
+    # Exactly what the digest holds, in its order: sending it does not empty the feed.
+    items = DeliveryItem.objects.filter(delivery_id=planned).order_by("position")
+    assert [(p["paper"]["arxiv_id"], p["reason"], p["section"]) for p in body["papers"]] == [
+        (item.paper_id, item.why, item.section) for item in items
+    ]
+    Delivery.objects.filter(pk=planned).update(state=Delivery.State.SENT)
+    assert client.get("/api/me/papers/", {"token": token}).json()["papers"] == body["papers"]
     # A personal answer must not be stored by shared proxies.
     assert "private" in response["Cache-Control"]
 

@@ -86,16 +86,31 @@ def test_planning_records_each_readers_ranked_papers_once(readers):
         planned = Delivery.objects.get(subscriber=reader, local_date=DAY)
         assert planned.state == State.PENDING
         items = list(planned.items.order_by("position"))
-        assert [i.position for i in items] == [0, 1, 2]
+        # Their three papers for "LLM agents", then the day's three most talked-about.
+        assert [i.position for i in items] == list(range(6))
+        assert [i.section for i in items] == ["for_you"] * 3 + ["trending"] * 3
         assert all(item.why for item in items)
     # Planning again (a second beat process, a retried task) adds nothing.
     assert _plan(readers) == []
-    assert Delivery.objects.count() == 4 and DeliveryItem.objects.count() == 12
+    assert Delivery.objects.count() == 4 and DeliveryItem.objects.count() == 24
 
 
 def test_an_empty_digest_is_not_planned(readers):
     assert delivery.plan(day=date(2000, 1, 1), subscriber_ids=[r.pk for r in readers]) == []
     assert not Delivery.objects.exists()
+
+
+def test_a_reader_whose_interests_match_nothing_gets_no_email(readers, smtp_server):
+    unmatched = _reader(
+        "nothing@example.org", interests="medieval palaeography of monastic charters"
+    )
+    assert _plan([unmatched]) == []
+    Subscriber.objects.filter(pk=unmatched.pk).update(send_when_empty=True)
+    (planned,) = _plan([unmatched])
+    assert delivery.send_chunk(delivery_ids=[planned]).sent == 1
+    (message,) = smtp_server.to(unmatched.email)
+    text = message.get_body(("plain",)).get_content()
+    assert "Nothing matched your interests today." in text and "TRENDING TODAY" in text
 
 
 # --- Sending -----------------------------------------------------------------------------

@@ -1,93 +1,173 @@
-"""Each subscriber's picks for a day, on the recorded corpus."""
+"""Each reader's digest for a day on the recorded corpus (first arXiv page + Hugging Face day):
+"For you" by their several interests, then "Trending today"."""
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
-from digest.models import Delivery, DeliveryItem, Paper, Subscriber
-from digest.services.ranking.digests import pick_papers, record_feedback
+from digest.models import Delivery, DeliveryItem, Paper, PaperFeedback, Subscriber
+from digest.services.ranking.digests import FOR_YOU, TRENDING, pick_papers, record_feedback
 
 pytestmark = pytest.mark.django_db
 DAY = date(2025, 12, 15)
+# The Hugging Face day: its papers have upvotes, so a trending section.
+HF_DAY = date(2026, 6, 12)
+LABELS = Path(__file__).resolve().parents[2] / "bench" / "relevance_labels.json"
 
 
-@pytest.fixture
-def readers(corpus):
-    return {
-        "video": Subscriber.objects.create(
-            email="v@example.org", status="active", interests="video generation, diffusion models"
-        ),
-        "agents": Subscriber.objects.create(
-            email="a@example.org",
-            status="active",
-            interests="LLM agents\ntool use",
-            categories=["cs.CL"],
-            digest_size=5,
-        ),
-        "blank": Subscriber.objects.create(email="b@example.org", status="active"),
+def _reader(email: str, **fields) -> Subscriber:
+    return Subscriber.objects.create(email=email, status=Subscriber.Status.ACTIVE, **fields)
+
+
+def _picks(reader: Subscriber, day: date = DAY):
+    return pick_papers(subscriber_ids=[reader.pk], day=day)[reader.pk]
+
+
+def _for_you(reader: Subscriber) -> list[str]:
+    return [pick.paper_id for pick in _picks(reader) if pick.section == FOR_YOU]
+
+
+def _labelled(name: str) -> dict[str, set[str]]:
+    """The hand labels of a benchmark reader (bench/relevance_labels.json), per interest,
+    restricted to the papers of the test corpus."""
+    reader = next(r for r in json.loads(LABELS.read_text())["readers"] if r["name"] == name)
+    stored = set(Paper.objects.values_list("pk", flat=True))
+    return {topic: set(ids) & stored for topic, ids in reader["core"].items()}
+
+
+def test_a_reader_with_two_unrelated_interests_gets_papers_of_both(corpus):
+    wanted = _labelled("video-gen-and-manipulation")
+    reader = _reader("two@example.org", interests="\n".join(wanted))
+    mine = set(_for_you(reader))
+    assert all(papers & mine for papers in wanted.values()), (wanted, mine)
+
+
+def test_why_lines_name_the_interest_that_matched(corpus):
+    reader = _reader("two@example.org", interests="video diffusion models\nrobot manipulation")
+    for_you = [pick for pick in _picks(reader) if pick.section == FOR_YOU]
+    assert for_you
+    reasons = {pick.why.split(" · ")[0] for pick in for_you}
+    assert reasons <= {
+        "Matches your interest 'video diffusion models'",
+        "Matches your interest 'robot manipulation'",
     }
+    assert len(reasons) == 2
+    assert not any("similarity" in pick.why for pick in for_you)
 
 
-def _ids(picks):
-    return [pick.paper_id for pick in picks]
+def test_an_exact_name_finds_the_papers_that_name_it_and_not_look_alikes(corpus):
+    # StutterFuse (2512.13632) and "Memory in the Age of AI Agents" (2512.13564) name RAG;
+    # three titles of the corpus merely hold its letters ("Leverage", "leverage").
+    reader = _reader("rag@example.org", interests="RAG")
+    mine = _for_you(reader)
+    assert {"2512.13632", "2512.13564"} <= set(mine)
+    assert not {"2512.13644", "2512.13600", "2606.09446"} & set(mine)
 
 
-def test_every_reader_gets_their_own_explained_distinct_picks(readers):
-    picks = pick_papers(subscriber_ids=[s.pk for s in readers.values()], day=DAY)
-    video, agents, blank = (picks[readers[name].pk] for name in ("video", "agents", "blank"))
-    assert (len(video), len(agents), len(blank)) == (10, 5, 10)
-    for chosen in (video, agents, blank):
-        assert len(set(_ids(chosen))) == len(chosen)
-        assert all(pick.why for pick in chosen)
-    # DiffusionBrowser (2512.13690) is the video-diffusion paper of that day.
-    assert "2512.13690" in _ids(video)[:3]
-    assert _ids(video)[:3] != _ids(agents)[:3]
-    assert video[0].why.startswith("Matches your interests")
-    # No interests yet: ranked by trending alone, highest trending score first.
-    trending = [p.trending for p in blank]
-    assert trending[0] == max(trending)
+def test_a_dataset_name_with_a_hyphen_is_one_word(corpus):
+    # SEP-28k, a stuttering data set, is named only by StutterFuse.
+    reader = _reader("sep@example.org", interests="SEP-28k")
+    assert _for_you(reader)[:1] == ["2512.13632"]
 
 
-def test_papers_already_sent_and_hidden_papers_are_excluded(readers):
-    reader = readers["video"]
-    first = pick_papers(subscriber_ids=[reader.pk], day=DAY)[reader.pk]
+def test_a_followed_authors_paper_is_in_for_you_and_says_so(corpus):
+    # Susung Hong wrote DiffusionBrowser (2512.13690), far from this reader's interests.
+    reader = _reader(
+        "fan@example.org", interests="post-quantum cryptography", followed_authors=["susung  HONG"]
+    )
+    first = _picks(reader)[0]
+    assert (first.paper_id, first.section) == ("2512.13690", FOR_YOU)
+    assert first.why.startswith("By Susung Hong, whom you follow")
+
+
+def test_a_reader_with_no_match_gets_nothing_unless_they_asked_for_trending(corpus):
+    reader = _reader("nothing@example.org", interests="medieval palaeography of monastic charters")
+    assert _picks(reader) == [] and _picks(reader, day=HF_DAY) == []
+    Subscriber.objects.filter(pk=reader.pk).update(send_when_empty=True, trending_count=4)
+    picks = _picks(reader, day=HF_DAY)
+    assert [pick.section for pick in picks] == [TRENDING] * 4
+    scores = [pick.trending for pick in picks]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_the_trending_section_follows_and_never_repeats_for_you(corpus):
+    reader = _reader("agents@example.org", interests="LLM agents", digest_size=5)
+    picks = _picks(reader, day=HF_DAY)
+    sections = [pick.section for pick in picks]
+    assert sections == [FOR_YOU] * sections.count(FOR_YOU) + [TRENDING] * 3
+    ids = [pick.paper_id for pick in picks]
+    assert len(ids) == len(set(ids))
+    assert sections.count(FOR_YOU) <= 5
+
+
+def test_only_my_categories_keeps_the_personal_section_to_them(corpus):
+    reader = _reader("cr@example.org", categories=["cs.CR"], categories_only=True)
+    mine = _for_you(reader)
+    assert mine
+    in_category = set(Paper.objects.filter(categories__term="cs.CR").values_list("pk", flat=True))
+    assert set(mine) <= in_category
+
+
+def test_liked_papers_are_interests_and_never_come_again(corpus):
+    reader = _reader("liker@example.org")
+    record_feedback(subscriber_id=reader.pk, paper_id="2512.13690", kind="like")
+    mine = _for_you(reader)
+    assert mine and "2512.13690" not in mine
+    first = _picks(reader)[0]
+    assert first.why.startswith("Like 'DiffusionBrowser: Interactive Diffusion Previews")
+
+
+def test_papers_already_sent_and_hidden_papers_are_excluded(corpus):
+    reader = _reader("v@example.org", interests="video generation, diffusion models")
+    first = _picks(reader)
     delivery = Delivery.objects.create(subscriber=reader, local_date=date(2026, 6, 11))
     DeliveryItem.objects.create(
         delivery=delivery, paper_id=first[0].paper_id, position=0, score=1, why="sent"
     )
     Paper.objects.filter(pk=first[1].paper_id).update(hidden=True)
-    again = _ids(pick_papers(subscriber_ids=[reader.pk], day=DAY)[reader.pk])
+    again = [pick.paper_id for pick in _picks(reader)]
     assert first[0].paper_id not in again
     assert first[1].paper_id not in again
 
 
-def test_papers_of_a_failed_digest_may_come_again(readers):
-    reader = readers["video"]
-    first = pick_papers(subscriber_ids=[reader.pk], day=DAY)[reader.pk]
+def test_papers_of_a_failed_digest_may_come_again(corpus):
+    reader = _reader("v@example.org", interests="video generation, diffusion models")
+    first = _picks(reader)
     failed = Delivery.objects.create(
         subscriber=reader, local_date=date(2026, 6, 11), state=Delivery.State.FAILED
     )
     DeliveryItem.objects.create(
         delivery=failed, paper_id=first[0].paper_id, position=0, score=1, why="never arrived"
     )
-    assert _ids(pick_papers(subscriber_ids=[reader.pk], day=DAY)[reader.pk])[0] == first[0].paper_id
+    assert _picks(reader)[0].paper_id == first[0].paper_id
 
 
-def test_less_like_this_moves_the_reader_away(readers):
-    reader = readers["video"]
-    before = pick_papers(subscriber_ids=[reader.pk], day=DAY)[reader.pk]
-    for pick in before[:3]:
-        record_feedback(subscriber_id=reader.pk, paper_id=pick.paper_id, kind="dislike")
-    after = pick_papers(subscriber_ids=[reader.pk], day=DAY)[reader.pk]
-    relevance = {pick.paper_id: pick.relevance for pick in after}
-    assert all(relevance.get(p.paper_id, -1) < p.relevance for p in before[:3])
+def test_less_like_this_pushes_similar_papers_down(corpus):
+    reader = _reader("v@example.org", interests="video generation, diffusion models")
+    before = {pick.paper_id: pick.relevance for pick in _picks(reader) if pick.section == FOR_YOU}
+    disliked = next(iter(before))
+    record_feedback(subscriber_id=reader.pk, paper_id=disliked, kind="dislike")
+    after = {pick.paper_id: pick.relevance for pick in _picks(reader) if pick.section == FOR_YOU}
+    assert disliked not in after
+    assert any(after[pk] < before[pk] for pk in after.keys() & before.keys())
 
 
-def test_bad_feedback_kind_is_refused(readers):
+def test_a_changed_interest_is_embedded_again(corpus):
+    reader = _reader("changer@example.org", interests="post-quantum cryptography")
+    _picks(reader)
+    Subscriber.objects.filter(pk=reader.pk).update(interests="SEP-28k", interest_model="")
+    assert _for_you(Subscriber.objects.get(pk=reader.pk))[:1] == ["2512.13632"]
+
+
+def test_bad_feedback_kind_is_refused(corpus):
+    reader = _reader("v@example.org")
     with pytest.raises(ValueError, match="feedback must be one of"):
-        record_feedback(subscriber_id=readers["video"].pk, paper_id="2512.13690", kind="love")
+        record_feedback(subscriber_id=reader.pk, paper_id="2512.13690", kind="love")
+    assert not PaperFeedback.objects.exists()
 
 
-def test_a_day_before_any_paper_gives_empty_digests(readers):
-    picks = pick_papers(subscriber_ids=[readers["video"].pk], day=date(2000, 1, 1))
-    assert picks == {readers["video"].pk: []}
+def test_a_day_before_any_paper_gives_empty_digests(corpus):
+    reader = _reader("v@example.org", interests="video generation")
+    assert _picks(reader, day=date(2000, 1, 1)) == []

@@ -4,6 +4,7 @@ import re
 from datetime import date
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from digest.models import Delivery, PaperFeedback, Subscriber
@@ -350,3 +351,78 @@ def test_the_archive_page_shows_the_digest_and_nothing_personal(client, sent_dig
         assert f"/{purpose}/" not in content
     assert client.get("/digests/2026-06-11/").status_code == 404
     assert client.get("/digests/yesterday/").status_code == 404
+
+
+# --- Interests beyond topics: authors, papers, the trending dial ----------------------------
+
+
+def test_signup_takes_authors_known_papers_and_the_trending_options(submit, corpus, arxiv_upstream):
+    # 2512.13690 is stored; 2512.13410 (the second recorded arXiv page) is fetched by id.
+    bibtex = b"@misc{known, title={DiffusionBrowser}, eprint={2512.13690}, archivePrefix={arXiv}}"
+    upload = SimpleUploadedFile("library.bib", bibtex, content_type="application/x-bibtex")
+    form = {
+        **FORM,
+        "followed_authors": "Susung Hong\n  Yann LeCun ",
+        "categories_only": "on",
+        "papers": "see https://arxiv.org/abs/2512.13410v1",
+        "bibtex": upload,
+        "trending_count": "0",
+        "trending_dial": "30",
+        "send_when_empty": "on",
+    }
+    assert submit(form).status_code == 302
+    reader = Subscriber.objects.get()
+    assert reader.followed_authors == ["Susung Hong", "Yann LeCun"]
+    assert (reader.categories_only, reader.trending_count, reader.send_when_empty) == (
+        True,
+        0,
+        True,
+    )
+    assert reader.trending_weight == pytest.approx(0.3)
+    liked = PaperFeedback.objects.filter(subscriber=reader, kind=PaperFeedback.Kind.LIKE)
+    assert set(liked.values_list("paper_id", flat=True)) == {"2512.13690", "2512.13410"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("papers", "my favourite paper", "No arXiv id found"),
+        ("bibtex", b"@book{knuth, title={TAOCP}}", "None of the file"),
+        ("bibtex", b"\xff\xfe\x00", "not UTF-8"),
+        ("trending_count", "11", "less than or equal to 10"),
+        ("trending_dial", "140", "less than or equal to 100"),
+        ("followed_authors", "x" * 201, "longer than 200 characters"),
+    ],
+)
+def test_bad_papers_authors_or_options_get_clear_errors_and_record_nothing(
+    submit, field, value, error
+):
+    if isinstance(value, bytes):
+        value = SimpleUploadedFile("refs.bib", value)
+    response = submit({**FORM, field: value})
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not Subscriber.objects.exists() and not PaperFeedback.objects.exists()
+
+
+def test_authors_or_papers_alone_are_interests_enough(submit, corpus):
+    data = {key: value for key, value in FORM.items() if key not in ("interests", "categories")}
+    assert submit({**data, "followed_authors": "Susung Hong"}).status_code == 302
+    assert Subscriber.objects.get().interests == ""
+
+
+def test_preferences_show_liked_papers_and_save_the_new_options(client, corpus):
+    reader = _reader(followed_authors=["Susung Hong"], trending_count=5)
+    PaperFeedback.objects.create(subscriber=reader, paper_id="2512.13690", kind="like")
+    url = _preferences(reader)
+    html = client.get(url).content.decode()
+    assert "Papers you liked" in html and "DiffusionBrowser" in html
+    assert "Susung Hong</textarea>" in html
+    assert re.search(r'name="trending_count"[^>]*value="5"', html)
+    assert 'type="range"' in html and "Only my interests" in html
+    # A reader who liked papers may clear every topic and category.
+    blank = {**FORM, "interests": "", "categories": [], "action": "save", "trending_count": "2"}
+    saved = client.post(url, blank, follow=True)
+    assert "Saved." in saved.content.decode()
+    reader.refresh_from_db()
+    assert (reader.interests, reader.trending_count, reader.followed_authors) == ("", 2, [])

@@ -230,6 +230,15 @@ def _entry(item: DeliveryItem, parts: dict[str, PaperPart], feedback: str) -> Di
     )
 
 
+def _sections(entries: list[DigestEntry]) -> list[tuple[str, list[DigestEntry]]]:
+    """(heading, entries) of the digest's sections that have papers, in order."""
+    sections = [
+        (str(label), [entry for entry in entries if entry.section == value])
+        for value, label in DeliveryItem.Section.choices
+    ]
+    return [(label, chosen) for label, chosen in sections if chosen]
+
+
 def digest_message(
     *, delivery: Delivery, parts: dict[str, PaperPart] | None = None
 ) -> EmailMultiAlternatives:
@@ -247,6 +256,7 @@ def digest_message(
         "day": delivery.local_date,
         "for_you": [entry for entry in entries if entry.section == DeliveryItem.Section.FOR_YOU],
         "trending": [entry for entry in entries if entry.section == DeliveryItem.Section.TRENDING],
+        "sections": _sections(entries),
         "archive_url": archive_url(day=delivery.local_date, paper_ids=paper_ids),
         "preferences_url": preferences_url(subscriber_id=subscriber_id),
         "unsubscribe_url": unsubscribe,

@@ -139,6 +139,9 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> "LexicalIndex":
+        if not texts:  # bm25s cannot index nothing
+            empty = sp.csr_matrix((0, 0), dtype=np.float32)
+            return cls(vocabulary={}, weights=empty, idf=np.zeros(0, np.float32), documents=0)
         corpus = [tokens(text) for text in texts]
         for document, extra in zip(corpus, abbreviations_named(texts), strict=True):
             document += extra

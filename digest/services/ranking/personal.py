@@ -409,6 +409,8 @@ def _rank_part(
 
 def _groups(facet_group: torch.Tensor, facets: torch.Tensor) -> torch.Tensor:
     """The interest group of each facet row (-1 stays -1)."""
+    if not len(facet_group):
+        return torch.full_like(facets, -1)
     groups = facet_group.to(facets.device)[facets.clamp_min(0)]
     return torch.where(facets >= 0, groups, -1)
 
