@@ -47,3 +47,18 @@ def test_related_papers_are_near_neighbours_and_never_hidden(corpus):
     assert len(related) == 5 and paper not in related
     Paper.objects.filter(pk=related[0].pk).update(hidden=True)
     assert related[0] not in related_papers(paper=paper, limit=5)
+
+
+def test_a_short_name_matches_whole_words_not_letters_inside_words(corpus):
+    # StutterFuse (2512.13632) and "Memory in the Age of AI Agents" (2512.13564) name RAG;
+    # "World Models Can Leverage Human Videos ..." (2512.13644) only holds its letters.
+    hits = search_papers(query="RAG", limit=10)
+    ids = [hit.paper.pk for hit in hits]
+    assert {"2512.13632", "2512.13564"} <= set(ids[:3])
+    assert not any(hit.title_match for hit in hits)  # no title holds the word RAG
+    assert "2512.13644" not in ids[:3]
+
+
+def test_an_exact_term_the_model_does_not_know_is_found_by_its_words(corpus):
+    # SEP-28k, a stuttering data set named only by StutterFuse.
+    assert search_papers(query="SEP-28k")[0].paper.pk == "2512.13632"
