@@ -26,7 +26,8 @@ import transformers
 
 from bench.embed import recorded_texts, repeated
 from digest.services.embedding.embedder import Embedder, resolve_device
-from digest.services.ranking.personal import rank_for_subscribers
+from bench.rank import make_case, WEIGHTS
+from digest.services.ranking.personal import rank_for_readers
 
 print(
     f"torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}, "
@@ -73,21 +74,11 @@ for batch_size in (128, 256, 512, 1024):
     rate = len(many) / (time.perf_counter() - started)
     print(f"Embedder.encode, batch size {batch_size}: {rate:,.0f} texts/s")
 
-generator = torch.Generator().manual_seed(0)
-interests = torch.nn.functional.normalize(torch.randn(5000, 384, generator=generator), dim=1)
-candidates = torch.nn.functional.normalize(torch.randn(500, 384, generator=generator), dim=1)
-case = {
-    "interests": interests,
-    "candidates": candidates,
-    "trending": torch.rand(500, generator=generator),
-    "exclude": (torch.randint(0, 5000, (20000,)), torch.randint(0, 500, (20000,))),
-    "hidden": torch.rand(500, generator=generator) < 0.02,
-    "k": 10, "relevance_weight": 0.7, "trending_weight": 0.3, "mmr_lambda": 0.7, "chunk_size": 1024,
-}
-on_gpu = rank_for_subscribers(**case, device="cuda")
-on_cpu = rank_for_subscribers(**case, device="cpu")
+case = {**make_case(5000, 500), "k": 10, "weights": WEIGHTS, "chunk_size": 1024}
+on_gpu = rank_for_readers(**case, device="cuda")
+on_cpu = rank_for_readers(**case, device="cpu")
 agree = (on_gpu.indices == on_cpu.indices).float().mean().item()
-print(f"rank_for_subscribers CUDA vs CPU: {agree:.4%} of picks identical")
+print(f"rank_for_readers CUDA vs CPU: {agree:.4%} of picks identical")
 assert agree > 0.999
 EOF
 

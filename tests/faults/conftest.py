@@ -226,12 +226,12 @@ def email(n: int) -> str:
 @pytest.fixture
 def make_readers(corpus):
     """`make_readers(n)`: n confirmed readers due now (hour 0 of a zone where it is noon),
-    with interest vectors already cached, as after their first digest: embedding thousands
+    with topic vectors already cached, as after their first digest: embedding thousands
     of interest texts on this CPU would take minutes and is not what these tests are about."""
     from django.utils import timezone
 
     from digest.models import Subscriber
-    from digest.services.ranking.digests import interest_matrix
+    from digest.services.ranking.digests import topic_vectors
 
     def make(count: int) -> list[int]:
         zone = midday_zone(timezone.now())
@@ -253,10 +253,10 @@ def make_readers(corpus):
             first = Subscriber.objects.filter(interests=text).order_by("pk").first()
             if first is None:
                 continue
-            interest_matrix([first], dim)
+            topic_vectors([first], dim)
             first.refresh_from_db()
             Subscriber.objects.filter(interests=text).update(
-                interest_vector=first.interest_vector, interest_model=first.interest_model
+                topic_vectors=first.topic_vectors, interest_model=first.interest_model
             )
         return list(Subscriber.objects.order_by("pk").values_list("pk", flat=True))
 

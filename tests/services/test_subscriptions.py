@@ -143,7 +143,7 @@ def test_pause_resume_and_unsubscribe():
     assert Subscriber.objects.get().status == Status.UNSUBSCRIBED
 
 
-def test_new_preferences_drop_the_cached_interest_vector():
+def test_new_preferences_drop_the_cached_topic_vectors():
     reader = _reader(Status.ACTIVE, topic_vectors=b"\0" * 8, interest_model="old-model")
     subscriptions.update_preferences(subscriber_id=reader.pk, preferences=OTHER)
     reader.refresh_from_db()
