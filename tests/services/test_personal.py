@@ -12,7 +12,10 @@ from digest.services.ranking.personal import (
     Cells,
     Readers,
     Weights,
+    _expand,
+    _feedback_papers,
     _select_pool,
+    _setup,
     rank_for_readers,
 )
 from digest.services.ranking.taste import fit_tastes
@@ -252,3 +255,30 @@ def test_pool_selection_matches_one_topk():
         expected = scores.topk(40, dim=1).values
         assert torch.equal(values.sort(dim=1, descending=True).values, expected)
         assert torch.equal(scores.gather(1, columns), values)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**16), st.floats(-0.2, 0.8))
+def test_expansion_scores_are_the_cosines_of_the_moved_facets(seed, threshold):
+    # The shortcut through candidate similarities must equal the plain product.
+    generator = torch.Generator().manual_seed(seed)
+    facets = torch.nn.functional.normalize(torch.randn(5, 8, generator=generator), dim=1)
+    candidates = torch.nn.functional.normalize(torch.randn(9, 8, generator=generator), dim=1)
+    weights = Weights(threshold=threshold, expansion=0.5, expansion_papers=3)
+    setup = _setup(
+        candidates=candidates,
+        trending=torch.zeros(9),
+        hidden=None,
+        k=2,
+        weights=weights,
+        pool=None,
+        device=torch.device("cpu"),
+    )
+    offsets = torch.full((5, 1), -0.05)
+    scores = facets @ candidates.T + offsets
+    columns = _feedback_papers(scores, setup)
+    picked, share = columns
+    mean = (candidates[picked] * share[:, :, None]).sum(dim=1)
+    moved = torch.nn.functional.normalize(facets + 0.5 * mean, dim=1)
+    _expand(scores, facets, offsets, columns=columns, setup=setup)
+    torch.testing.assert_close(scores, moved @ candidates.T + offsets, atol=1e-5, rtol=1e-5)
