@@ -6,7 +6,7 @@ from zoneinfo import available_timezones
 from django import forms
 
 from digest.services.ranking.categories import CATEGORY_NAMES
-from digest.services.subscriptions import Preferences
+from digest.services.subscriptions import Preferences, validate_address
 
 TIMEZONES = sorted(available_timezones())
 MAX_DIGEST_SIZE = 30
@@ -77,7 +77,7 @@ class PreferencesForm(forms.Form):
 
 
 class SubscribeForm(PreferencesForm):
-    email = forms.EmailField(label="Email address", max_length=254)
+    email = forms.EmailField(label="Email address", max_length=254, validators=[validate_address])
 
     field_order = ["email", "interests", "categories", "delivery_hour", "timezone", "digest_size"]
 

@@ -7,12 +7,15 @@ preferences and feedback links must keep working in old emails.
 """
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -57,6 +60,25 @@ class Notice(StrEnum):
 class Signup:
     subscriber_id: int
     notice: Notice
+
+
+# --- Addresses -------------------------------------------------------------------------
+
+# RFC 5322's dot-atom: a local part every SMTP relay carries as it is. Django's own check also
+# takes quoted local parts, whose control characters and spaces broke our To header onto new
+# lines, and non-ASCII ones, which need SMTPUTF8 that a relay may not offer.
+LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+def validate_address(email: str) -> None:
+    """Raise ValidationError unless `email` is an address we can put in a header and send."""
+    validate_email(email)
+    local, _, _ = email.rpartition("@")
+    if len(local) > 64 or not LOCAL_PART.fullmatch(local):
+        raise ValidationError(
+            "Use a plain address: letters, digits and . _ + - before the @, no spaces or quotes.",
+            code="invalid",
+        )
 
 
 # --- Tokens ------------------------------------------------------------------------------
@@ -148,6 +170,7 @@ def subscribe(*, email: str, preferences: Preferences) -> Signup | None:
     confirmed one keeps its own (a stranger must not change them) and is reminded of its link.
     """
     email = email.strip().lower()
+    validate_address(email)
     with transaction.atomic():
         subscriber, created = Subscriber.objects.select_for_update().get_or_create(
             email=email, defaults=asdict(preferences)
