@@ -442,3 +442,6 @@ API_MAX_AGE_SECONDS = envint("API_MAX_AGE_SECONDS", 60)
 API_LIST_CACHE_SECONDS = envint("API_LIST_CACHE_SECONDS", 900)
 # "Report a problem" on a paper page: reports per client IP (same syntax as API_THROTTLE_RATE).
 REPORT_RATE = os.getenv("REPORT_RATE", "5/hour")
+# Searches on the /search page per client IP: each one runs the embedding model, as the API's
+# `q` does (which counts under API_THROTTLE_RATE).
+SEARCH_RATE = os.getenv("SEARCH_RATE", "60/minute")
