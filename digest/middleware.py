@@ -2,9 +2,9 @@
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 
-from digest.views.errors import invalid
+from digest.views.errors import invalid, is_api
 
 NUL = "\x00"
 NUL_MESSAGE = "Null characters are not allowed."
@@ -26,3 +26,46 @@ class RefuseNulBytes:
                 if NUL in name or any(NUL in value for value in values):
                     return invalid(request, {name.replace(NUL, ""): [NUL_MESSAGE]})
         return self.get_response(request)
+
+
+# What every page takes; the API's views (DRF) answer their own methods.
+PAGE_METHODS = ("GET", "HEAD", "POST")
+
+
+class PageMethods:
+    """A method no page serves is a 405 naming the ones it does, before CSRF would refuse a
+    PUT with a misleading 403; OPTIONS gets that list and no page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_api(request) or request.method in PAGE_METHODS:
+            return self.get_response(request)
+        if request.method == "OPTIONS":
+            return HttpResponse(headers={"Allow": ", ".join(PAGE_METHODS)})
+        return HttpResponseNotAllowed(PAGE_METHODS)
+
+
+class ApiAnswersJson:
+    """Under /api/ every error and redirect is JSON, also those that Django answers before an
+    API view runs (a wrong Host, a missing slash) or that a non-JSON renderer would write (the
+    schema view's 429). The first middleware, so it sees what all the others answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # 304 carries no body at all.
+        if not is_api(request) or response.status_code < 300 or response.status_code == 304:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        data = getattr(response, "data", None)
+        body = data if isinstance(data, dict) else {"detail": response.reason_phrase}
+        answer = JsonResponse(body, status=response.status_code)
+        for name, value in response.headers.items():
+            if name.lower() not in ("content-type", "content-length"):
+                answer[name] = value
+        return answer

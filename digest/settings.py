@@ -118,10 +118,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "digest.middleware.ApiAnswersJson",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before any middleware or view can put a parameter into a query.
     "digest.middleware.RefuseNulBytes",
+    "digest.middleware.PageMethods",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from digest.forms import PreferencesForm, SubscribeForm
+from digest.middleware import PAGE_METHODS
 from digest.models import Subscriber
 from digest.services import delivery, personal_feed, subscriptions
 from digest.services.rate_limits import client_ip, hit
@@ -52,7 +53,7 @@ def _bad_link(request: HttpRequest, error: LinkError) -> HttpResponse:
     return render(request, "subscriptions/bad_link.html", {"error": error}, status=400)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def subscribe(request: HttpRequest) -> HttpResponse:
     form = SubscribeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -73,7 +74,7 @@ def check_inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "subscriptions/check_inbox.html")
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         if request.method == "POST":
@@ -124,7 +125,7 @@ def _save_preferences(request: HttpRequest, subscriber: Subscriber) -> Preferenc
     return None
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     try:
         subscriber = subscriptions.subscriber_for(token=token, purpose="preferences")
@@ -155,13 +156,13 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @csrf_exempt  # RFC 8058: mailbox providers POST without cookies or a CSRF token
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
         subscriber = subscriptions.subscriber_for(token=token, purpose="unsubscribe")
     except LinkError as error:
         return _bad_link(request, error)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, or HEAD from a link checker
         return render(request, "subscriptions/unsubscribe.html", {"subscriber": subscriber})
     if request.POST.get("List-Unsubscribe") != ONE_CLICK:
         error = LinkError("An unsubscribe request must carry List-Unsubscribe=One-Click.")
@@ -171,7 +172,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "subscriptions/unsubscribed.html", {"subscriber": subscriber})
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def feedback(request: HttpRequest, token: str, paper_id: str, answer: str) -> HttpResponse:
     link = {"token": token, "paper_id": paper_id, "answer": answer}
     try:
