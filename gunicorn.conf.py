@@ -33,6 +33,8 @@ workers = int(os.getenv("WEB_CONCURRENCY") or _cores())
 worker_class = "gthread"
 threads = int(os.getenv("WEB_THREADS") or 4)
 keepalive = 5
+# Access log lines without the signed tokens of readers' links (digest/logs.py).
+logger_class = "digest.logs.ScrubbingGunicornLogger"
 # The first search of a worker loads the model (a second or two): well within this.
 timeout = 30
 # No preload_app: the model loads on a worker's first search, so preloading would share only

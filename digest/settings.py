@@ -312,9 +312,23 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Signed links in paths ("Bad Request: /preferences/<token>/") never reach the log.
+    "filters": {
+        "scrub_tokens": {"()": "digest.logs.ScrubTokens"},
+        "warn_without_traceback": {"()": "digest.logs.WarnWithoutTraceback"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["scrub_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"arxiv": {"level": "WARNING"}},
+    "loggers": {
+        "arxiv": {"level": "WARNING"},
+        "django.security.DisallowedHost": {"filters": ["warn_without_traceback"]},
+    },
 }
 
 # --- Subscriptions and the daily email digest (issue 4) ---

@@ -120,3 +120,36 @@ def test_the_schemas_429_is_json_not_openapi(client, settings, empty_cache):
     assert refused.status_code == 429 and refused["Retry-After"]
     assert refused["Content-Type"] == "application/json"
     assert "throttled" in refused.json()["detail"]
+
+
+# --- Logs: an unknown Host is one warning; readers' tokens never reach a log line --------
+
+
+def test_an_unknown_host_is_logged_once_as_a_warning_without_traceback(client, caplog):
+    assert client.get("/", HTTP_HOST="evil.example.net").status_code == 400
+    (record,) = [r for r in caplog.records if r.name.startswith(("django.security", "django.req"))]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    assert "evil.example.net" in record.getMessage()
+
+
+def test_bad_request_warnings_do_not_show_the_token_of_the_link(client, reader_links):
+    import io
+    import logging
+
+    from digest.logs import ScrubTokens
+
+    (console,) = [h for h in logging.getLogger().handlers if any(
+        isinstance(f, ScrubTokens) for f in h.filters)]  # fmt: skip
+    written = io.StringIO()
+    previous = console.setStream(written)
+    try:
+        _, links = reader_links
+        tampered = links[1].replace("/preferences/", "/preferences/x") + "?token=secret"
+        assert client.get(tampered).status_code == 400
+        assert client.get("/feeds/me/feedsecret.rss").status_code == 404
+    finally:
+        console.setStream(previous)
+    log = written.getvalue()
+    assert "Bad Request: /preferences/[token]/" in log
+    token = links[1].split("/")[2]
+    assert token not in log and "secret" not in log
