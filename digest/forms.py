@@ -1,14 +1,24 @@
 """Forms of the subscription pages: every field validated here, with an error a reader can act
 on, before a service sees it."""
 
-from zoneinfo import available_timezones
+from importlib.resources import files
 
 from django import forms
 
 from digest.services.ranking.categories import CATEGORY_NAMES
 from digest.services.subscriptions import Preferences, validate_address
 
-TIMEZONES = sorted(available_timezones())
+
+def iana_zones() -> list[str]:
+    """The zones of IANA's zone.tab (one or more per country) and UTC. The system's list
+    (zoneinfo.available_timezones) also holds files that are no place: `Factory`,
+    `localtime`, `posixrules`, whatever the host put in its zoneinfo folder."""
+    table = files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in table.splitlines() if line and line[0] != "#")
+    return sorted({row[2] for row in rows} | {"UTC"})
+
+
+TIMEZONES = iana_zones()
 MAX_DIGEST_SIZE = 30
 TIMEZONE_CHOICES = [(name, name) for name in TIMEZONES]
 TIMEZONE_SET = frozenset(TIMEZONES)

@@ -129,6 +129,15 @@ def test_bad_input_gets_clear_errors_and_records_nothing(submit, mail):
     assert not Subscriber.objects.exists() and not mail.messages
 
 
+@pytest.mark.parametrize("zone", ["Factory", "localtime", "localhost", "posixrules", "Mars/Base"])
+def test_only_real_iana_time_zones_are_offered_and_taken(client, submit, zone):
+    # Files of the host's zoneinfo folder that are no place on Earth.
+    assert f'value="{zone}"' not in client.get("/subscribe").content.decode()
+    response = submit({**FORM, "timezone": zone})
+    assert response.status_code == 200 and list(response.context["form"].errors) == ["timezone"]
+    assert not Subscriber.objects.exists()
+
+
 def test_signups_are_rate_limited_per_client(submit, settings, mail):
     settings.SUBSCRIBE_RATE_LIMIT = 2
     for i in range(2):
