@@ -153,3 +153,25 @@ def test_bad_request_warnings_do_not_show_the_token_of_the_link(client, reader_l
     assert "Bad Request: /preferences/[token]/" in log
     token = links[1].split("/")[2]
     assert token not in log and "secret" not in log
+
+
+# --- Tokens with our signature over the wrong shape -------------------------------------
+
+
+@pytest.mark.parametrize("payload", [[1], "1", {"id": 1}, True, None, 1.5, [1, 2, 3], ["a", 1]])
+@pytest.mark.parametrize(
+    ("salt", "page"),
+    [
+        ("preferences", "/preferences/{}/"),
+        ("unsubscribe", "/unsubscribe/{}/"),
+        ("confirm", "/subscribe/confirm/{}/"),
+        ("feedback", "/feedback/{}/2512.13689/more/"),
+    ],
+)
+def test_a_genuine_signature_over_the_wrong_payload_is_a_bad_link(client, salt, page, payload):
+    from django.core import signing
+
+    token = signing.dumps(payload, salt=f"digest.subscriptions.{salt}")
+    for answer in (client.get(page.format(token)), client.post(page.format(token))):
+        assert answer.status_code == 400
+        assert "damaged or incomplete" in answer.content.decode()
