@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Count, F, Prefetch
+from django.db.models import F, Prefetch
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -448,15 +448,10 @@ def send_notice(*, subscriber_id: int, notice: str) -> None:
 
 
 def archived_papers(*, day: date, paper_ids: list[str]) -> list[Paper]:
-    """The papers mailed in the digests of `day`, for the public "view in browser" page: the
-    ones named in `paper_ids` in that order, or else all of them, most widely sent first."""
-    mailed = DeliveryItem.objects.filter(delivery__local_date=day, delivery__state=State.SENT)
-    if paper_ids:
-        mailed = mailed.filter(paper_id__in=paper_ids)
-    readers = dict(
-        mailed.values("paper_id").annotate(n=Count("delivery")).values_list("paper_id", "n")
+    """The papers named in a "view in browser" link that were mailed on `day`, in the link's
+    order: the link can show what some digest held, never what others were sent."""
+    mailed = DeliveryItem.objects.filter(
+        delivery__local_date=day, delivery__state=State.SENT, paper_id__in=paper_ids
     )
-    papers = list(with_cards(visible_papers()).filter(pk__in=list(readers)))
-    if paper_ids:
-        return sorted(papers, key=lambda paper: paper_ids.index(paper.pk))
-    return sorted(papers, key=lambda paper: (-readers[paper.pk], paper.pk))
+    papers = list(with_cards(visible_papers()).filter(pk__in=mailed.values("paper_id")))
+    return sorted(papers, key=lambda paper: paper_ids.index(paper.pk))

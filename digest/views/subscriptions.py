@@ -23,6 +23,7 @@ from digest.models import Subscriber
 from digest.services import delivery, personal_feed, subscriptions
 from digest.services.rate_limits import client_ip, hit
 from digest.services.subscriptions import ExpiredLink, LinkError, Signup
+from digest.services.trending import trending_papers
 from tasks.mail import send_subscription_email
 
 ONE_CLICK = "One-Click"
@@ -112,8 +113,14 @@ def _save_preferences(request: HttpRequest, subscriber: Subscriber) -> Preferenc
         subscriptions.resume(subscriber_id=subscriber.pk)
         messages.success(request, "Resumed: your next digest comes at your delivery time.")
     elif action == "new-feed-token":
+        had_one = subscriber.feed_token is not None
         personal_feed.revoke_feed_token(subscriber_id=subscriber.pk)
-        messages.success(request, "New feed address made: the old one no longer works.")
+        messages.success(
+            request,
+            "New feed address made: the old one no longer works."
+            if had_one
+            else "Your feed addresses are below.",
+        )
     else:
         form = PreferencesForm(request.POST)
         if not form.is_valid():
@@ -150,8 +157,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "subscriber": subscriber,
         "unsubscribe_token": subscriptions.unsubscribe_token(subscriber_id=subscriber.pk),
     }
-    if subscriber.status in personal_feed.FEED_STATES:
-        context["feed_token"] = personal_feed.feed_token(subscriber_id=subscriber.pk)
+    # Shown once made: a GET (a mail scanner opening the link) creates nothing.
+    context["feed"] = subscriber.status in personal_feed.FEED_STATES
+    context["feed_token"] = subscriber.feed_token
     return render(request, "subscriptions/preferences.html", context)
 
 
@@ -188,13 +196,19 @@ def feedback(request: HttpRequest, token: str, paper_id: str, answer: str) -> Ht
 
 
 def archive(request: HttpRequest, day: str) -> HttpResponse:
-    """The public copy of a day's digest: no reader, no token, just the papers."""
+    """The public copy of a day's digest: no reader, no token, just the papers. The link in an
+    email names its papers; without them the page shows the day's public digest (its
+    trending papers, as the API's), never the union of what readers were sent, which with few
+    readers would tell their picks."""
     try:
         when = date.fromisoformat(day)
     except ValueError as exc:
         raise Http404("the date must be YYYY-MM-DD") from exc
     wanted = [pk for pk in request.GET.get("papers", "").split(",") if pk.strip()]
-    papers = delivery.archived_papers(day=when, paper_ids=wanted)
+    if wanted:
+        papers = delivery.archived_papers(day=when, paper_ids=wanted)
+    else:
+        papers = list(trending_papers(day=when)[: settings.API_DIGEST_SIZE])
     if not papers:
-        raise Http404("no digest was sent that day")
+        raise Http404("no digest that day")
     return render(request, "subscriptions/archive.html", {"day": when, "papers": papers})
