@@ -439,6 +439,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "digest.api.schema.empty_query_values_mean_absent",
+        "digest.api.schema.nul_bytes_are_refused",
     ],
 }
 # Requests per client IP and fixed window: N/second, N/minute, N/hour or N/day.
