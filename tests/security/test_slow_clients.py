@@ -43,12 +43,6 @@ def _answers(port: int, path: str, *, timeout: float) -> bytes | None:
         return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18, open: gunicorn's gthread worker has no header-read timeout, so slow "
-    "headers hold its threads; production runs behind the buffering nginx of "
-    "docs/operations.md, which only hands gunicorn complete requests",
-)
 def test_unfinished_headers_on_every_thread_do_not_freeze_the_site(gunicorn):
     port, _ = gunicorn
     # Five times the threads, each sending part of its headers and then a byte now and then.
@@ -67,6 +61,21 @@ def test_unfinished_headers_on_every_thread_do_not_freeze_the_site(gunicorn):
     finally:
         for conn in slow:
             conn.close()
+
+
+def test_a_client_trickling_its_headers_is_dropped_within_the_head_deadline(gunicorn):
+    port, _ = gunicorn
+    # A byte every 0.3 s never lets a per-read timeout fire; the deadline (2 s) is in total.
+    trickle = iter(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-a: b\r\n" * 20)
+    with socket.create_connection(("127.0.0.1", port), timeout=0.3) as conn:
+        started = time.monotonic()
+        with contextlib.suppress(OSError):  # a reset once the server has closed it
+            while (byte := next(trickle, None)) is not None:
+                conn.sendall(bytes([byte]))
+                with contextlib.suppress(TimeoutError):
+                    if conn.recv(1) == b"":  # closed by the server, no answer
+                        break
+        assert time.monotonic() - started < 5
 
 
 def test_the_access_log_shows_no_token(gunicorn):
