@@ -18,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -36,7 +37,7 @@ from digest.services.emails.compose import (
 )
 from digest.services.papers import visible_papers, with_cards
 from digest.services.ranking.digests import Pick, pick_papers
-from digest.services.subscriptions import Notice
+from digest.services.subscriptions import Notice, validate_address
 
 log = logging.getLogger(__name__)
 State = Delivery.State
@@ -257,9 +258,23 @@ def _refusal(delivery: Delivery, code: int, reply: bytes | str, *, by_recipient:
     return Outcome(delivery, State.PENDING, error)
 
 
+def _unusable_address(delivery: Delivery) -> Outcome | None:
+    """An address saved before signup checked addresses may break the To header (a control
+    character) or the message (a line break): that digest fails for good, the others go on.
+    It never will arrive, so it counts towards a pause as a refused recipient does."""
+    try:
+        validate_address(delivery.subscriber.email)
+    except ValidationError as exc:
+        error = f"unusable address: {' '.join(exc.messages)}"
+        return Outcome(delivery, State.FAILED, error, bounced=True)
+    return None
+
+
 def _send(
     delivery: Delivery, message: EmailMultiAlternatives, connection: BaseEmailBackend
 ) -> Outcome:
+    if unusable := _unusable_address(delivery):
+        return unusable
     try:
         connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:

@@ -181,6 +181,25 @@ def test_repeated_permanent_failures_pause_the_reader(readers, smtp_server, sett
     assert (reader.hard_bounces, reader.status) == (2, Subscriber.Status.PAUSED)
 
 
+@pytest.mark.parametrize(
+    "address",
+    ['"probe\x0bx-evil\\ :\\ 1"@example.org', '"a\nBcc: x@evil.example"@example.org'],
+)
+def test_an_unsafe_stored_address_fails_its_digest_and_the_batch_goes_on(
+    readers, smtp_server, address
+):
+    # Saved before addresses were checked at signup: it would break the To header.
+    unsafe = _reader(address, digest_size=3)
+    report = delivery.send_chunk(delivery_ids=_plan([readers[0], unsafe, *readers[1:]]))
+    assert (report.sent, report.failed, report.retry) == (4, 1, [])
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(r.email for r in readers)
+    failed = Delivery.objects.get(subscriber=unsafe)
+    assert failed.state == State.FAILED
+    assert failed.error.startswith("unusable address: ")
+    # It never will arrive: it counts towards pausing the reader, as a refused one does.
+    assert Subscriber.objects.get(pk=unsafe.pk).hard_bounces == 1
+
+
 def test_a_delivered_digest_resets_the_failure_count(readers, smtp_server):
     reader = readers[0]
     Subscriber.objects.filter(pk=reader.pk).update(hard_bounces=2)
