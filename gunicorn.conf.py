@@ -29,14 +29,23 @@ def _cores() -> int:
 bind = os.getenv("WEB_BIND") or "127.0.0.1:8000"
 workers = int(os.getenv("WEB_CONCURRENCY") or _cores())
 # gthread: a slow or idle client holds one thread, not the whole worker, and keep-alive works;
-# a sync worker would sit blocked on each connection it reads.
-worker_class = "gthread"
+# a sync worker would sit blocked on each connection it reads. Ours also closes a connection
+# whose request head is not complete within WEB_HEAD_TIMEOUT seconds of its first bytes, so
+# clients trickling their headers cannot hold every thread of a direct deployment.
+worker_class = "digest.webserver.HeadDeadlineWorker"
+HEAD_TIMEOUT = float(os.getenv("WEB_HEAD_TIMEOUT") or 2)
 threads = int(os.getenv("WEB_THREADS") or 4)
 keepalive = 5
+# Access log lines without the signed tokens of readers' links (digest/logs.py).
+logger_class = "digest.logs.ScrubbingGunicornLogger"
 # The first search of a worker loads the model (a second or two): well within this.
 timeout = 30
 # No preload_app: the model loads on a worker's first search, so preloading would share only
 # imported code, and would fork a master that has already started torch.
+
+
+def post_fork(server: object, worker: object) -> None:
+    worker.head_timeout = HEAD_TIMEOUT
 
 
 def post_worker_init(worker: object) -> None:

@@ -1,7 +1,7 @@
 """Forms of the subscription pages: every field validated here, with an error a reader can act
 on, before a service sees it."""
 
-from zoneinfo import available_timezones
+from importlib.resources import files
 
 from django import forms
 from django.conf import settings
@@ -9,9 +9,19 @@ from django.conf import settings
 from digest.references import ReferenceError, arxiv_ids_in, arxiv_ids_in_bibtex
 from digest.services.ranking.categories import CATEGORY_NAMES
 from digest.services.seeds import MAX_SEEDS
-from digest.services.subscriptions import Preferences
+from digest.services.subscriptions import Preferences, validate_address
 
-TIMEZONES = sorted(available_timezones())
+
+def iana_zones() -> list[str]:
+    """The zones of IANA's zone.tab (one or more per country) and UTC. The system's list
+    (zoneinfo.available_timezones) also holds files that are no place: `Factory`,
+    `localtime`, `posixrules`, whatever the host put in its zoneinfo folder."""
+    table = files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in table.splitlines() if line and line[0] != "#")
+    return sorted({row[2] for row in rows} | {"UTC"})
+
+
+TIMEZONES = iana_zones()
 MAX_DIGEST_SIZE = 30
 MAX_TRENDING = 10
 MAX_AUTHORS = 50
@@ -189,7 +199,7 @@ class PreferencesForm(forms.Form):
 
 
 class SubscribeForm(PreferencesForm):
-    email = forms.EmailField(label="Email address", max_length=254)
+    email = forms.EmailField(label="Email address", max_length=254, validators=[validate_address])
 
     field_order = ["email", "interests", "categories", "categories_only", "followed_authors"]
 

@@ -4,7 +4,9 @@
 `var/`, a filesystem Celery broker, emails written to a local outbox folder.
 """
 
+import contextlib
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,11 +43,29 @@ def envlist(name: str, default: str) -> list[str]:
 # The bundled embedding model must load from site-packages, never from a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-DEV_SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
-SECRET_KEY = os.getenv("SECRET_KEY", DEV_SECRET_KEY)
+# The key this repository once shipped as the development default: public, so never accepted.
+PUBLISHED_SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
+
+
+def local_secret_key(path: Path) -> str:
+    """The quick start's own random key, made on first start and kept in `path` (under var/,
+    never committed): a key anyone can read in the repository would let them forge links."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f"{path.name}.{os.getpid()}")
+        draft.write_text(secrets.token_urlsafe(50))
+        draft.chmod(0o600)
+        # A hard link fails if the file exists: of processes starting at once, one key wins.
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+    return path.read_text().strip()
+
+
 DEBUG = envbool("DEBUG", "false")
 SITE_URL = os.getenv("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
-ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+# No `testserver`: Django's test runner adds it for the tests only.
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 # --- Production hardening (issue 6) ---
 # DIGEST_ENV=production serves HTTPS only and refuses to start on development defaults; the
@@ -54,10 +74,16 @@ DIGEST_ENV = os.getenv("DIGEST_ENV", "").strip() or "development"
 if DIGEST_ENV not in {"development", "production"}:
     raise ImproperlyConfigured(f"DIGEST_ENV must be development or production, not {DIGEST_ENV!r}")
 PRODUCTION = DIGEST_ENV == "production"
+# Production takes its key from the environment only; the quick start makes its own.
+SECRET_KEY = os.getenv("SECRET_KEY", "").strip()
+if not SECRET_KEY and not PRODUCTION:
+    SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
 # Key rotation: the previous keys, comma-separated, still verify what they signed (sessions,
 # and the unsubscribe and preferences links in emails already sent, which never expire).
 SECRET_KEY_FALLBACKS = envlist("SECRET_KEY_FALLBACKS", "")
-if PRODUCTION and DEV_SECRET_KEY in (SECRET_KEY, *SECRET_KEY_FALLBACKS):
+if PUBLISHED_SECRET_KEY in (SECRET_KEY, *SECRET_KEY_FALLBACKS):
+    raise ImproperlyConfigured("SECRET_KEY is the key published in the repository: set your own")
+if PRODUCTION and not SECRET_KEY:
     raise ImproperlyConfigured("DIGEST_ENV=production needs a SECRET_KEY of its own")
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DIGEST_ENV=production needs DEBUG=false")
@@ -92,8 +118,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "digest.middleware.ApiAnswersJson",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before any middleware or view can put a parameter into a query.
+    "digest.middleware.RefuseNulBytes",
+    "digest.middleware.PageMethods",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -308,13 +338,25 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Signed links in paths ("Bad Request: /preferences/<token>/") never reach the log.
+    "filters": {
+        "scrub_tokens": {"()": "digest.logs.ScrubTokens"},
+        "warn_without_traceback": {"()": "digest.logs.WarnWithoutTraceback"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["scrub_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
     # pylatexenc warns about every malformed formula in upstream text; digest.text keeps those.
     "loggers": {
         "arxiv": {"level": "WARNING"},
         "bm25s": {"level": "WARNING"},
         "pylatexenc": {"level": "ERROR"},
+        "django.security.DisallowedHost": {"filters": ["warn_without_traceback"]},
     },
 }
 
@@ -426,6 +468,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "digest.api.schema.empty_query_values_mean_absent",
+        "digest.api.schema.nul_bytes_are_refused",
     ],
 }
 # Requests per client IP and fixed window: N/second, N/minute, N/hour or N/day.
@@ -445,3 +488,6 @@ API_MAX_AGE_SECONDS = envint("API_MAX_AGE_SECONDS", 60)
 API_LIST_CACHE_SECONDS = envint("API_LIST_CACHE_SECONDS", 900)
 # "Report a problem" on a paper page: reports per client IP (same syntax as API_THROTTLE_RATE).
 REPORT_RATE = os.getenv("REPORT_RATE", "5/hour")
+# Searches on the /search page per client IP: each one runs the embedding model, as the API's
+# `q` does (which counts under API_THROTTLE_RATE).
+SEARCH_RATE = os.getenv("SEARCH_RATE", "60/minute")

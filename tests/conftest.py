@@ -442,7 +442,7 @@ def empty_cache():
 def feed_reader(db):
     """A confirmed subscriber with interests, and the token of their personal feed."""
     from digest.models import Subscriber
-    from digest.services.personal_feed import feed_token
+    from digest.services.personal_feed import revoke_feed_token
 
     subscriber = Subscriber.objects.create(
         email="reader@example.org",
@@ -450,4 +450,5 @@ def feed_reader(db):
         interests="video diffusion models\npoint cloud transformers",
         categories=["cs.CV"],
     )
-    return subscriber, feed_token(subscriber_id=subscriber.pk)
+    # Their first token, as the button on the preference page makes it.
+    return subscriber, revoke_feed_token(subscriber_id=subscriber.pk)

@@ -19,10 +19,10 @@ def cacheable(request: HttpRequest, response: HttpResponse, *, private: bool) ->
         response.render()
     if not response.has_header("ETag"):  # a cached page brings its own
         set_response_etag(response)
-    # A personal feed must not sit in a shared proxy; the public API may.
-    patch_cache_control(
-        response, private=private, public=not private, max_age=settings.API_MAX_AGE_SECONDS
-    )
+    # A personal feed must not sit in a shared proxy; the public API may. One directive, as
+    # True: patch_cache_control writes a False as the text "private=False".
+    scope = "private" if private else "public"
+    patch_cache_control(response, **{scope: True}, max_age=settings.API_MAX_AGE_SECONDS)
     return get_conditional_response(request, etag=response["ETag"], response=response)
 
 

@@ -10,3 +10,16 @@ def empty_query_values_mean_absent(result: dict, generator, request, public) -> 
                 if parameter["in"] == "query" and not parameter.get("required"):
                     parameter["allowEmptyValue"] = True
     return result
+
+
+def nul_bytes_are_refused(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: a NUL byte anywhere in a request is a 400 from
+    digest.middleware.RefuseNulBytes before any view runs, so every operation can answer it."""
+    bad_request = {
+        "description": "Bad parameters (a NUL byte anywhere, too): field -> messages",
+        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": {}}}},
+    }
+    for path in result["paths"].values():
+        for operation in path.values():
+            operation["responses"].setdefault("400", bad_request)
+    return result

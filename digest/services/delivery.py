@@ -18,10 +18,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Count, F, Prefetch
+from django.db.models import F, Prefetch
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ from digest.services.emails.compose import (
 )
 from digest.services.papers import visible_papers, with_cards
 from digest.services.ranking.digests import Pick, pick_papers
-from digest.services.subscriptions import Notice
+from digest.services.subscriptions import Notice, validate_address
 
 log = logging.getLogger(__name__)
 State = Delivery.State
@@ -258,9 +259,23 @@ def _refusal(delivery: Delivery, code: int, reply: bytes | str, *, by_recipient:
     return Outcome(delivery, State.PENDING, error)
 
 
+def _unusable_address(delivery: Delivery) -> Outcome | None:
+    """An address saved before signup checked addresses may break the To header (a control
+    character) or the message (a line break): that digest fails for good, the others go on.
+    It never will arrive, so it counts towards a pause as a refused recipient does."""
+    try:
+        validate_address(delivery.subscriber.email)
+    except ValidationError as exc:
+        error = f"unusable address: {' '.join(exc.messages)}"
+        return Outcome(delivery, State.FAILED, error, bounced=True)
+    return None
+
+
 def _send(
     delivery: Delivery, message: EmailMultiAlternatives, connection: BaseEmailBackend
 ) -> Outcome:
+    if unusable := _unusable_address(delivery):
+        return unusable
     try:
         connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:
@@ -449,15 +464,10 @@ def send_notice(*, subscriber_id: int, notice: str) -> None:
 
 
 def archived_papers(*, day: date, paper_ids: list[str]) -> list[Paper]:
-    """The papers mailed in the digests of `day`, for the public "view in browser" page: the
-    ones named in `paper_ids` in that order, or else all of them, most widely sent first."""
-    mailed = DeliveryItem.objects.filter(delivery__local_date=day, delivery__state=State.SENT)
-    if paper_ids:
-        mailed = mailed.filter(paper_id__in=paper_ids)
-    readers = dict(
-        mailed.values("paper_id").annotate(n=Count("delivery")).values_list("paper_id", "n")
+    """The papers named in a "view in browser" link that were mailed on `day`, in the link's
+    order: the link can show what some digest held, never what others were sent."""
+    mailed = DeliveryItem.objects.filter(
+        delivery__local_date=day, delivery__state=State.SENT, paper_id__in=paper_ids
     )
-    papers = list(with_cards(visible_papers()).filter(pk__in=list(readers)))
-    if paper_ids:
-        return sorted(papers, key=lambda paper: paper_ids.index(paper.pk))
-    return sorted(papers, key=lambda paper: (-readers[paper.pk], paper.pk))
+    papers = list(with_cards(visible_papers()).filter(pk__in=mailed.values("paper_id")))
+    return sorted(papers, key=lambda paper: paper_ids.index(paper.pk))

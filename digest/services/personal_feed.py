@@ -34,14 +34,9 @@ def _store_token(subscriber_id: int) -> str:
     return token
 
 
-def feed_token(*, subscriber_id: int) -> str:
-    """The reader's feed token, made on first use."""
-    token = Subscriber.objects.values_list("feed_token", flat=True).get(pk=subscriber_id)
-    return token or _store_token(subscriber_id)
-
-
 def revoke_feed_token(*, subscriber_id: int) -> str:
-    """A new token; the old one stops working at once. Returns the new one."""
+    """A new token (the first one, from the preference page's button); the old one stops
+    working at once. Returns the new one."""
     return _store_token(subscriber_id)
 
 

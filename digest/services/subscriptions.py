@@ -7,12 +7,15 @@ preferences and feedback links must keep working in old emails.
 """
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,6 +34,9 @@ Status = Subscriber.Status
 
 class LinkError(Exception):
     """A link that cannot be used; the message is shown to the reader as it is."""
+
+
+DAMAGED = "This link is damaged or incomplete: copy the whole link."
 
 
 class ExpiredLink(LinkError):
@@ -66,6 +72,25 @@ class Signup:
     notice: Notice
 
 
+# --- Addresses -------------------------------------------------------------------------
+
+# RFC 5322's dot-atom: a local part every SMTP relay carries as it is. Django's own check also
+# takes quoted local parts, whose control characters and spaces broke our To header onto new
+# lines, and non-ASCII ones, which need SMTPUTF8 that a relay may not offer.
+LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+def validate_address(email: str) -> None:
+    """Raise ValidationError unless `email` is an address we can put in a header and send."""
+    validate_email(email)
+    local, _, _ = email.rpartition("@")
+    if len(local) > 64 or not LOCAL_PART.fullmatch(local):
+        raise ValidationError(
+            "Use a plain address: letters, digits and . _ + - before the @, no spaces or quotes.",
+            code="invalid",
+        )
+
+
 # --- Tokens ------------------------------------------------------------------------------
 
 
@@ -87,16 +112,23 @@ def feedback_token(*, subscriber_id: int, delivery_id: int) -> str:
     return signing.dumps([subscriber_id, delivery_id], salt=FEEDBACK_SALT)
 
 
-def _load(token: str, *, salt: str, max_age: float | None = None) -> object:
+def _load(token: str, *, salt: str, ids: int = 1, max_age: float | None = None) -> list[int]:
+    """The ids a token of ours carries. A genuine signature over another shape (a list where
+    an id belongs, a string) is as unusable as a forged one, never a crash."""
     try:
-        return signing.loads(token, salt=salt, max_age=max_age)
+        value = signing.loads(token, salt=salt, max_age=max_age)
     except signing.SignatureExpired as exc:
         raise ExpiredLink("This confirmation link has expired.") from exc
     except signing.BadSignature as exc:
-        raise LinkError("This link is damaged or incomplete: copy the whole link.") from exc
+        raise LinkError(DAMAGED) from exc
+    values = value if isinstance(value, list) and ids > 1 else [value]
+    # bool is an int to Python, never to us.
+    if len(values) != ids or any(type(v) is not int for v in values):
+        raise LinkError(DAMAGED)
+    return values
 
 
-def _subscriber(subscriber_id: object) -> Subscriber:
+def _subscriber(subscriber_id: int) -> Subscriber:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:
         raise LinkError("This link belongs to a subscription that no longer exists.")
@@ -106,7 +138,8 @@ def _subscriber(subscriber_id: object) -> Subscriber:
 def subscriber_for(*, token: str, purpose: str) -> Subscriber:
     """The subscriber a preferences or unsubscribe link was made for."""
     salt = {"preferences": PREFERENCES_SALT, "unsubscribe": UNSUBSCRIBE_SALT}[purpose]
-    return _subscriber(_load(token, salt=salt))
+    (subscriber_id,) = _load(token, salt=salt)
+    return _subscriber(subscriber_id)
 
 
 def feedback_for(*, token: str, paper_id: str, answer: str) -> tuple[Subscriber, Paper, str]:
@@ -114,13 +147,13 @@ def feedback_for(*, token: str, paper_id: str, answer: str) -> tuple[Subscriber,
     link; returns the PaperFeedback kind."""
     kind = FEEDBACK_ANSWERS.get(answer)
     if kind is None:
-        raise LinkError("This link is damaged or incomplete: copy the whole link.")
-    subscriber_id, delivery_id = _load(token, salt=FEEDBACK_SALT)
+        raise LinkError(DAMAGED)
+    subscriber_id, delivery_id = _load(token, salt=FEEDBACK_SALT, ids=2)
     item = DeliveryItem.objects.filter(
         delivery_id=delivery_id, delivery__subscriber_id=subscriber_id, paper_id=paper_id
     ).first()
     if item is None:
-        raise LinkError("This link is damaged or incomplete: copy the whole link.")
+        raise LinkError(DAMAGED)
     paper = Paper.objects.filter(pk=paper_id, hidden=False).first()
     if paper is None:
         raise LinkError("This paper is no longer listed.")
@@ -152,6 +185,7 @@ def subscribe(*, email: str, preferences: Preferences) -> Signup | None:
     confirmed one keeps its own (a stranger must not change them) and is reminded of its link.
     """
     email = email.strip().lower()
+    validate_address(email)
     with transaction.atomic():
         subscriber, created = Subscriber.objects.select_for_update().get_or_create(
             email=email, defaults=asdict(preferences)
@@ -185,7 +219,8 @@ def confirmation_for(*, token: str) -> Subscriber:
     """The subscriber a confirmation link is for, if the link is genuine, fresh and still
     means something (raises ExpiredLink or LinkError)."""
     max_age = settings.CONFIRM_LINK_MAX_AGE_HOURS * 3600
-    subscriber = _subscriber(_load(token, salt=CONFIRM_SALT, max_age=max_age))
+    (subscriber_id,) = _load(token, salt=CONFIRM_SALT, max_age=max_age)
+    subscriber = _subscriber(subscriber_id)
     if subscriber.status == Status.UNSUBSCRIBED:
         raise LinkError("You unsubscribed after this link was sent: sign up again to come back.")
     return subscriber
@@ -204,7 +239,8 @@ def confirm(*, token: str) -> Subscriber:
 def renew_confirmation(*, token: str) -> Signup | None:
     """A fresh confirmation email for the reader of an expired link (the signature must still
     be ours); None when there is nothing to send or it was sent too recently."""
-    subscriber = _subscriber(_load(token, salt=CONFIRM_SALT))
+    (subscriber_id,) = _load(token, salt=CONFIRM_SALT)
+    subscriber = _subscriber(subscriber_id)
     if subscriber.status != Status.PENDING or not _may_email(subscriber.email):
         return None
     return Signup(subscriber_id=subscriber.pk, notice=Notice.CONFIRM)

@@ -2,12 +2,14 @@
 
 from datetime import date
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from digest.models import Category
 from digest.services.papers import days_with_papers, visible_papers, with_cards
+from digest.services.rate_limits import client_ip, hit, parse_rate
 from digest.services.search import related_papers, search_papers
 from digest.services.trending import trending_papers
 
@@ -68,15 +70,22 @@ def _date_param(request: HttpRequest, name: str) -> date | None:
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     filters = _filters(request)
-    hits = (
-        search_papers(
+    context = {"query": query, "hits": [], "papers": [], **filters}
+    retry_after = None
+    if query:
+        # Each search embeds the query with the model: counted per client, as the API's `q`.
+        limit, window = parse_rate(settings.SEARCH_RATE)
+        retry_after = hit(key=f"search:{client_ip(request)}", limit=limit, window=window)
+    if query and retry_after is None:
+        context["hits"] = search_papers(
             query=query,
             published_after=_date_param(request, "from"),
             published_before=_date_param(request, "to"),
             **filters,
         )
-        if query
-        else []
-    )
-    context = {"query": query, "hits": hits, "papers": [hit.paper for hit in hits], **filters}
-    return render(request, "digest/search.html", context)
+        context["papers"] = [hit.paper for hit in context["hits"]]
+    context["limited"] = retry_after is not None
+    response = render(request, "digest/search.html", context, status=429 if retry_after else 200)
+    if retry_after is not None:
+        response["Retry-After"] = str(int(retry_after) + 1)
+    return response

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from digest.middleware import PAGE_METHODS
 from digest.services.moderation import REPORT_MAX_LENGTH, report_problem
 from digest.services.papers import visible_papers
 from digest.services.rate_limits import client_ip, hit, parse_rate
@@ -22,7 +23,7 @@ class ReportForm(forms.Form):
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def report(request: HttpRequest, arxiv_id: str) -> HttpResponse:
     paper = get_object_or_404(visible_papers(), pk=arxiv_id)
     form = ReportForm(request.POST or None)

@@ -18,10 +18,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from digest.forms import PreferencesForm, SubscribeForm
+from digest.middleware import PAGE_METHODS
 from digest.models import Subscriber
 from digest.services import delivery, personal_feed, subscriptions
 from digest.services.rate_limits import client_ip, hit
 from digest.services.subscriptions import ExpiredLink, LinkError, Signup
+from digest.services.trending import trending_papers
 from tasks.ingest import seed_liked_papers
 from tasks.mail import send_subscription_email
 
@@ -59,7 +61,7 @@ def _bad_link(request: HttpRequest, error: LinkError) -> HttpResponse:
     return render(request, "subscriptions/bad_link.html", {"error": error}, status=400)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def subscribe(request: HttpRequest) -> HttpResponse:
     form = SubscribeForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -78,7 +80,7 @@ def check_inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "subscriptions/check_inbox.html")
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         if request.method == "POST":
@@ -116,8 +118,14 @@ def _save_preferences(request: HttpRequest, subscriber: Subscriber) -> Preferenc
         subscriptions.resume(subscriber_id=subscriber.pk)
         messages.success(request, "Resumed: your next digest comes at your delivery time.")
     elif action == "new-feed-token":
+        had_one = subscriber.feed_token is not None
         personal_feed.revoke_feed_token(subscriber_id=subscriber.pk)
-        messages.success(request, "New feed address made: the old one no longer works.")
+        messages.success(
+            request,
+            "New feed address made: the old one no longer works."
+            if had_one
+            else "Your feed addresses are below.",
+        )
     else:
         form = PreferencesForm(
             request.POST,
@@ -155,7 +163,7 @@ def _current(subscriber: Subscriber) -> dict:
     return initial
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     try:
         subscriber = subscriptions.subscriber_for(token=token, purpose="preferences")
@@ -173,19 +181,20 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         "unsubscribe_token": subscriptions.unsubscribe_token(subscriber_id=subscriber.pk),
         "liked": subscriptions.liked_papers(subscriber_id=subscriber.pk),
     }
-    if subscriber.status in personal_feed.FEED_STATES:
-        context["feed_token"] = personal_feed.feed_token(subscriber_id=subscriber.pk)
+    # Shown once made: a GET (a mail scanner opening the link) creates nothing.
+    context["feed"] = subscriber.status in personal_feed.FEED_STATES
+    context["feed_token"] = subscriber.feed_token
     return render(request, "subscriptions/preferences.html", context)
 
 
 @csrf_exempt  # RFC 8058: mailbox providers POST without cookies or a CSRF token
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
         subscriber = subscriptions.subscriber_for(token=token, purpose="unsubscribe")
     except LinkError as error:
         return _bad_link(request, error)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, or HEAD from a link checker
         return render(request, "subscriptions/unsubscribe.html", {"subscriber": subscriber})
     if request.POST.get("List-Unsubscribe") != ONE_CLICK:
         error = LinkError("An unsubscribe request must carry List-Unsubscribe=One-Click.")
@@ -195,7 +204,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "subscriptions/unsubscribed.html", {"subscriber": subscriber})
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(PAGE_METHODS)
 def feedback(request: HttpRequest, token: str, paper_id: str, answer: str) -> HttpResponse:
     link = {"token": token, "paper_id": paper_id, "answer": answer}
     try:
@@ -211,13 +220,19 @@ def feedback(request: HttpRequest, token: str, paper_id: str, answer: str) -> Ht
 
 
 def archive(request: HttpRequest, day: str) -> HttpResponse:
-    """The public copy of a day's digest: no reader, no token, just the papers."""
+    """The public copy of a day's digest: no reader, no token, just the papers. The link in an
+    email names its papers; without them the page shows the day's public digest (its
+    trending papers, as the API's), never the union of what readers were sent, which with few
+    readers would tell their picks."""
     try:
         when = date.fromisoformat(day)
     except ValueError as exc:
         raise Http404("the date must be YYYY-MM-DD") from exc
     wanted = [pk for pk in request.GET.get("papers", "").split(",") if pk.strip()]
-    papers = delivery.archived_papers(day=when, paper_ids=wanted)
+    if wanted:
+        papers = delivery.archived_papers(day=when, paper_ids=wanted)
+    else:
+        papers = list(trending_papers(day=when)[: settings.API_DIGEST_SIZE])
     if not papers:
-        raise Http404("no digest was sent that day")
+        raise Http404("no digest that day")
     return render(request, "subscriptions/archive.html", {"day": when, "papers": papers})

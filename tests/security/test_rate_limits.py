@@ -1,4 +1,4 @@
-"""Rate limits on signup, "report a problem" and the API count per client IP, and a client
+"""Rate limits on signup, "report a problem", search and the API count per client IP, and a client
 cannot pick a fresh IP with a forwarding header: without a trusted proxy only the socket's
 address counts; with one (CLIENT_IP_HEADER), only the entry the proxy itself appended."""
 
@@ -61,19 +61,25 @@ def report(client: Client, i: int, headers: dict[str, str], *, paper: Paper) -> 
     return client.post(url, {"reason": f"wrong code link ({i})"}, **headers).status_code
 
 
+def search(client: Client, i: int, headers: dict[str, str]) -> int:
+    # Each search embeds its query with the model: the page must not be a side door.
+    return client.get(reverse("search"), {"q": f"diffusion {i}"}, **headers).status_code
+
+
 def api(client: Client, i: int, headers: dict[str, str]) -> int:
     return client.get(reverse("api-papers"), {"page": 1}, **headers).status_code
 
 
-@pytest.fixture(params=["signup", "report", "api"])
+@pytest.fixture(params=["signup", "report", "search", "api"])
 def endpoint(request, settings, paper) -> Callable[[Client, int, dict[str, str]], int]:
     """One rate-limited endpoint, its limit set to LIMIT per client IP."""
     settings.SUBSCRIBE_RATE_LIMIT = LIMIT
     settings.REPORT_RATE = f"{LIMIT}/hour"
     settings.API_THROTTLE_RATE = f"{LIMIT}/hour"
+    settings.SEARCH_RATE = f"{LIMIT}/hour"
     if request.param == "report":
         return lambda client, i, headers: report(client, i, headers, paper=paper)
-    return {"signup": signup, "api": api}[request.param]
+    return {"signup": signup, "search": search, "api": api}[request.param]
 
 
 def test_forwarding_headers_do_not_reset_the_limit_without_a_trusted_proxy(
@@ -101,3 +107,13 @@ def test_a_refused_signup_says_when_to_try_again(client, settings):
     refused = client.post(reverse("subscribe"), data)
     assert refused.status_code == 429
     assert 0 < int(refused["Retry-After"]) <= settings.SUBSCRIBE_RATE_WINDOW_SECONDS
+
+
+def test_a_refused_search_says_when_to_try_again(client, settings):
+    settings.SEARCH_RATE = "1/minute"
+    assert search(client, 1, {}) == 200
+    refused = client.get(reverse("search"), {"q": "again"})
+    assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 60
+    assert "Too many searches" in refused.content.decode()
+    # The page itself, without a query, runs no search and is never refused.
+    assert client.get(reverse("search")).status_code == 200

@@ -95,8 +95,8 @@ def test_production_is_https_only_and_rotates_keys_from_the_environment():
     ("change", "message"),
     [
         ({"SECRET_KEY": None}, "needs a SECRET_KEY of its own"),
-        ({"SECRET_KEY": settings.DEV_SECRET_KEY}, "needs a SECRET_KEY of its own"),
-        ({"SECRET_KEY_FALLBACKS": settings.DEV_SECRET_KEY}, "needs a SECRET_KEY of its own"),
+        ({"SECRET_KEY": settings.PUBLISHED_SECRET_KEY}, "the key published in the repository"),
+        ({"SECRET_KEY_FALLBACKS": settings.PUBLISHED_SECRET_KEY}, "published in the repository"),
         ({"DEBUG": "true"}, "needs DEBUG=false"),
         ({"SITE_URL": "http://digest.example.org"}, "needs an https:// SITE_URL"),
         ({"DIGEST_ENV": "prod"}, "DIGEST_ENV must be development or production"),
@@ -108,6 +108,37 @@ def test_production_refuses_to_start_on_development_defaults(change, message):
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("django.core.exceptions.ImproperlyConfigured: ")
     assert message in last_line
+
+
+SHOW_KEY = "from django.conf import settings; print(settings.SECRET_KEY)"
+
+
+def shown(*args: str, env: dict[str, str | None]) -> str:
+    """The last line a `manage.py shell -c` printed (the shell may announce its imports)."""
+    return manage("shell", "-c", *args, env=env).stdout.strip().splitlines()[-1]
+
+
+def test_the_quick_start_signs_with_a_random_key_of_its_own(tmp_path):
+    # The key that was in the repository let anyone forge a preferences link.
+    quick_start = {"SECRET_KEY": None, "DIGEST_ENV": None, "DIGEST_VAR_DIR": str(tmp_path)}
+    key, again = (shown(SHOW_KEY, env=quick_start) for _ in range(2))
+    assert len(key) >= 50 and key != settings.PUBLISHED_SECRET_KEY
+    assert again == key  # kept across restarts: links in emails keep working
+    stored = tmp_path / "secret_key"
+    assert stored.read_text().strip() == key and stored.stat().st_mode & 0o077 == 0
+    elsewhere = {**quick_start, "DIGEST_VAR_DIR": str(tmp_path / "other")}
+    assert shown(SHOW_KEY, env=elsewhere) != key
+
+
+def test_the_published_key_is_refused_in_development_too():
+    result = manage("check", env={"SECRET_KEY": settings.PUBLISHED_SECRET_KEY})
+    assert result.returncode != 0 and "published in the repository" in result.stderr
+
+
+def test_the_quick_start_allows_only_its_own_host_names():
+    # With `testserver` allowed, API next-links pointed at http://testserver/.
+    show = "from django.conf import settings; print(','.join(settings.ALLOWED_HOSTS))"
+    assert shown(show, env={"ALLOWED_HOSTS": None}) == "127.0.0.1,localhost"
 
 
 def test_development_defaults_serve_plain_http_for_the_quick_start():

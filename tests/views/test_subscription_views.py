@@ -130,6 +130,15 @@ def test_bad_input_gets_clear_errors_and_records_nothing(submit, mail):
     assert not Subscriber.objects.exists() and not mail.messages
 
 
+@pytest.mark.parametrize("zone", ["Factory", "localtime", "localhost", "posixrules", "Mars/Base"])
+def test_only_real_iana_time_zones_are_offered_and_taken(client, submit, zone):
+    # Files of the host's zoneinfo folder that are no place on Earth.
+    assert f'value="{zone}"' not in client.get("/subscribe").content.decode()
+    response = submit({**FORM, "timezone": zone})
+    assert response.status_code == 200 and list(response.context["form"].errors) == ["timezone"]
+    assert not Subscriber.objects.exists()
+
+
 def test_signups_are_rate_limited_per_client(submit, settings, mail):
     settings.SUBSCRIBE_RATE_LIMIT = 2
     for i in range(2):
@@ -236,7 +245,12 @@ def test_pause_and_resume_from_the_preferences_page(client):
 
 def test_preferences_page_gives_the_personal_feed_and_a_new_address_revokes_the_old(client):
     url = _preferences(_reader())
-    (old,) = set(re.findall(r'href="(/feeds/me/[^"]+\.rss)"', client.get(url).content.decode()))
+    # Opening the link (a mail scanner does) makes no token; the reader's button does.
+    for _ in range(2):
+        assert "/feeds/me/" not in client.get(url).content.decode()
+    assert Subscriber.objects.get().feed_token is None
+    page = client.post(url, {"action": "new-feed-token"}, follow=True).content.decode()
+    (old,) = set(re.findall(r'href="(/feeds/me/[^"]+\.rss)"', page))
     assert client.get(old).status_code == 200
     page = client.post(url, {"action": "new-feed-token"}, follow=True).content.decode()
     assert "old one no longer works" in page
@@ -349,8 +363,19 @@ def test_the_archive_page_shows_the_digest_and_nothing_personal(client, sent_dig
     assert reader.email not in content
     for purpose in ("feedback", "preferences", "unsubscribe"):
         assert f"/{purpose}/" not in content
-    assert client.get("/digests/2026-06-11/").status_code == 404
+    assert client.get("/digests/2025-06-11/").status_code == 404
     assert client.get("/digests/yesterday/").status_code == 404
+
+
+@pytest.mark.usefixtures("sent_digest")
+def test_the_archive_without_papers_is_the_days_public_digest_not_what_readers_got(
+    client, settings
+):
+    content = client.get("/digests/2026-06-12/").content.decode()
+    shown = re.findall(r'<h2 class="card-title"><a href="/papers/([^/]+)/"', content)
+    trending = client.get("/api/digests/2026-06-12/").json()["papers"]
+    assert shown == [paper["arxiv_id"] for paper in trending]
+    assert len(shown) == settings.API_DIGEST_SIZE
 
 
 # --- Interests beyond topics: authors, papers, the trending dial ----------------------------
