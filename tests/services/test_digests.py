@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from digest.models import Delivery, DeliveryItem, Paper, PaperFeedback, Subscriber
-from digest.services.ranking.digests import FOR_YOU, TRENDING, pick_papers, record_feedback
+from digest.services.embedding.index import paper_index
+from digest.services.ranking.digests import (
+    FOR_YOU,
+    TRENDING,
+    pick_papers,
+    record_feedback,
+    topic_vectors,
+)
 
 pytestmark = pytest.mark.django_db
 DAY = date(2025, 12, 15)
@@ -171,3 +178,14 @@ def test_bad_feedback_kind_is_refused(corpus):
 def test_a_day_before_any_paper_gives_empty_digests(corpus):
     reader = _reader("v@example.org", interests="video generation")
     assert _picks(reader, day=date(2000, 1, 1)) == []
+
+
+def test_interests_changed_while_ranking_are_not_overwritten_by_the_old_vectors(corpus):
+    # The planner read the reader before they saved new interests; its cache write must not
+    # make the old topics' vectors pass for the new ones.
+    reader = _reader("racer@example.org", interests="post-quantum cryptography")
+    seen_by_planner = Subscriber.objects.get(pk=reader.pk)
+    Subscriber.objects.filter(pk=reader.pk).update(interests="SEP-28k", interest_model="")
+    topic_vectors([seen_by_planner], paper_index().matrix.shape[1])
+    assert Subscriber.objects.get(pk=reader.pk).interest_model == ""
+    assert _for_you(reader)[:1] == ["2512.13632"]

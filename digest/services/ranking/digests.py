@@ -70,7 +70,8 @@ def candidate_papers(*, day: date) -> Candidates:
         .filter(
             Q(published__date__in=days) | Q(signals__featured_on__in=days) | Q(featured_on__in=days)
         )
-        .filter(pk__in=index.positions.keys())
+        # A join, not an IN list of every embedded id (SQLite refuses 250,000 of them).
+        .filter(embeddings__model_name=index.model_name)
         .select_related("trending")
         .prefetch_related("categories")
         .distinct()
@@ -139,8 +140,11 @@ def topic_vectors(subscribers: list[Subscriber], dim: int) -> list[np.ndarray]:
         rows = [next(vectors) for _ in texts[subscriber.pk]]
         subscriber.topic_vectors = to_bytes(np.array(rows, dtype=np.float32).reshape(-1, dim))
         subscriber.interest_model = model_name
-    if stale:
-        Subscriber.objects.bulk_update(stale, ["topic_vectors", "interest_model"])
+        # Compare and set: a reader who changed their interests while we embedded keeps
+        # the cache empty, and the next ranking embeds what they wrote.
+        Subscriber.objects.filter(
+            pk=subscriber.pk, interests=subscriber.interests, categories=subscriber.categories
+        ).update(topic_vectors=subscriber.topic_vectors, interest_model=model_name)
     return [
         from_bytes([s.topic_vectors], len(texts[s.pk]) * dim).reshape(-1, dim) for s in subscribers
     ]
