@@ -177,14 +177,26 @@ def _drop_departed(delivery_ids: list[int] | None = None) -> int:
     return pending.delete()[1].get("digest.Delivery", 0)
 
 
+def _drop_emptied(delivery_ids: list[int]) -> int:
+    """Pending digests whose every paper an editor hid since planning: nothing is left to
+    send, so the row goes as for a reader who left."""
+    emptied = Delivery.objects.filter(pk__in=delivery_ids, state=State.PENDING).exclude(
+        items__paper__hidden=False
+    )
+    return emptied.delete()[1].get("digest.Delivery", 0)
+
+
 def _pending(delivery_ids: list[int]) -> list[Delivery]:
-    """The pending deliveries with all a digest shows; each paper is loaded once per chunk,
-    however many readers get it."""
+    """The pending deliveries with all a digest shows, less the papers hidden since planning
+    (hidden means never mailed again); each paper is loaded once per chunk, however many
+    readers get it."""
     papers = Paper.objects.defer("abstract", "comment", "journal_ref").prefetch_related(
         Prefetch("code_links", queryset=CodeLink.objects.order_by("id"))
     )
-    items = DeliveryItem.objects.order_by("position").prefetch_related(
-        Prefetch("paper", queryset=papers)
+    items = (
+        DeliveryItem.objects.filter(paper__hidden=False)
+        .order_by("position")
+        .prefetch_related(Prefetch("paper", queryset=papers))
     )
     return list(
         Delivery.objects.filter(pk__in=delivery_ids, state=State.PENDING)
@@ -368,7 +380,7 @@ def send_chunk(
     """Send the pending digests among `delivery_ids` over one connection (every SMTP
     connection has settings.EMAIL_TIMEOUT). Raises MailServerUnavailable when no connection
     opens; what was sent before that stays sent, the rest stays pending."""
-    report = SendReport(skipped=_drop_departed(delivery_ids))
+    report = SendReport(skipped=_drop_departed(delivery_ids) + _drop_emptied(delivery_ids))
     deliveries = _pending(delivery_ids)
     if not deliveries:
         return report
