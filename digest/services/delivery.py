@@ -58,6 +58,10 @@ class MailServerUnavailable(Exception):
     """No SMTP connection could be opened: nothing was claimed, the whole chunk can wait."""
 
 
+class NoticeRefused(Exception):
+    """The SMTP server refused a notice for good (5xx): asking again would be refused again."""
+
+
 @dataclass
 class SendReport:
     sent: int = 0
@@ -257,6 +261,13 @@ def _claim(batch: list[tuple[Delivery, EmailMultiAlternatives]]) -> list[tuple]:
     return [(delivery, message) for delivery, message in batch if delivery.pk in mine]
 
 
+def _smtp_reply(exc: smtplib.SMTPRecipientsRefused | smtplib.SMTPResponseException) -> tuple:
+    """(code, reply) of a refusal; for refused recipients, the first one's (we send to one)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return next(iter(exc.recipients.values()))
+    return exc.smtp_code, exc.smtp_error
+
+
 def _refusal(delivery: Delivery, code: int, reply: bytes | str, *, by_recipient: bool) -> Outcome:
     """RFC 5321: a 5xx reply is permanent, a 4xx one is worth another try later."""
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
@@ -275,8 +286,7 @@ def _send(
     try:
         connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:
-        code, reply = next(iter(exc.recipients.values()))
-        return _refusal(delivery, code, reply, by_recipient=True)
+        return _refusal(delivery, *_smtp_reply(exc), by_recipient=True)
     except smtplib.SMTPResponseException as exc:
         # A refused sender is our problem, not the reader's.
         by_recipient = not isinstance(exc, smtplib.SMTPSenderRefused)
@@ -450,13 +460,20 @@ def dry_run(*, day: date, folder: Path) -> SendReport:
 
 
 def send_notice(*, subscriber_id: int, notice: str) -> None:
-    """A confirmation or "already subscribed" email (raises SMTP errors: the task retries)."""
+    """A confirmation or "already subscribed" email. Raises SMTP errors worth another try
+    (the task retries them) and NoticeRefused for a permanent (5xx) refusal."""
     subscriber = Subscriber.objects.get(pk=subscriber_id)
     compose = {
         Notice.CONFIRM: confirmation_message,
         Notice.ALREADY_SUBSCRIBED: already_subscribed_message,
     }[Notice(notice)]
-    compose(subscriber=subscriber).send()
+    try:
+        compose(subscriber=subscriber).send()
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+        code, reply = _smtp_reply(exc)
+        if code >= 500:
+            raise NoticeRefused(f"{code} {reply!r}") from exc
+        raise
 
 
 def archived_papers(*, day: date, paper_ids: list[str]) -> list[Paper]:
