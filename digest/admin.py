@@ -362,12 +362,15 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry failed deliveries", permissions=["change"])
     def retry(self, request: HttpRequest, deliveries: QuerySet[Delivery]) -> None:
-        ids = subscriber_admin.retry_failed_deliveries(
+        retried = subscriber_admin.retry_failed_deliveries(
             delivery_ids=list(deliveries.values_list("pk", flat=True)), actor=request.user
         )
-        if ids:
-            transaction.on_commit(partial(send_digest_chunk.delay, ids))
-        self.message_user(request, f"Queued {len(ids)} failed delivery(ies) again.")
+        if retried.delivery_ids:
+            transaction.on_commit(partial(send_digest_chunk.delay, retried.delivery_ids))
+        message = f"Queued {len(retried.delivery_ids)} failed delivery(ies) again."
+        if retried.inactive:
+            message += f" Left {retried.inactive} of them for readers not active: resume first."
+        self.message_user(request, message)
 
 
 # --- Logs --------------------------------------------------------------------------------

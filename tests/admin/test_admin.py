@@ -3,13 +3,15 @@ code-link corrections, subscribers, deliveries, the logs; and who may not use it
 
 import importlib
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import clear_url_caches
+from django.utils import timezone
 
 from digest.models import AuditLog, CodeLink, Delivery, IngestionRun, Paper, Subscriber
+from digest.services import delivery
 from digest.services.moderation import report_problem
 from digest.services.papers import primary_code_link
 from digest.services.sources.fetch import replay
@@ -344,6 +346,36 @@ def test_a_failed_delivery_is_queued_again(
     assert len(queued) == 1  # one send task, queued once the change is committed
     entry = AuditLog.objects.get(action="retry-delivery")
     assert entry.before == {"state": "failed", "error": "550 5.1.1 no such user"}
+
+
+def test_a_delivery_retried_after_a_day_is_not_given_up_again(
+    admin_client, subscribers, django_capture_on_commit_callbacks
+):
+    failed = Delivery.objects.create(
+        subscriber=subscribers["active"], local_date=date(2026, 6, 12), state="failed"
+    )
+    Delivery.objects.filter(pk=failed.pk).update(created_at=timezone.now() - timedelta(days=2))
+    with django_capture_on_commit_callbacks():
+        run_action(admin_client, "/admin/digest/delivery/", "retry", [failed.pk])
+    delivery.recover(now=timezone.now())  # the scheduled repair, before the task runs
+    assert Delivery.objects.get(pk=failed.pk).state == "pending"
+
+
+def test_a_failed_delivery_of_a_paused_reader_is_kept_and_not_queued(
+    admin_client, subscribers, django_capture_on_commit_callbacks
+):
+    # Paused by repeated hard bounces: the failed digest is the record of why.
+    reader = subscribers["paused"]
+    Subscriber.objects.filter(pk=reader.pk).update(hard_bounces=3)
+    failed = Delivery.objects.create(
+        subscriber=reader, local_date=date(2026, 6, 12), state="failed", error="550 5.1.1"
+    )
+    with django_capture_on_commit_callbacks() as queued:
+        run_action(admin_client, "/admin/digest/delivery/", "retry", [failed.pk])
+    assert queued == []
+    assert Delivery.objects.get(pk=failed.pk).state == "failed"
+    page = admin_client.get("/admin/digest/delivery/").content.decode()
+    assert "1 of them for readers not active" in page
 
 
 # --- Logs --------------------------------------------------------------------------------
