@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 from digest.codelinks import RepoRef, parse_repo_url
 
@@ -91,8 +92,10 @@ class CodeLink(models.Model):
     class Meta:
         ordering = ["paper", "id"]
         constraints = [
-            # One row per repository per paper; `source` is the best source that named it.
-            models.UniqueConstraint(fields=["paper", "url"], name="codelink_unique")
+            # One row per repository per paper; `source` is the best source that named it, and
+            # `url` is in its spelling. Forges ignore case in names (GitHub's Foo/Bar is
+            # foo/bar), so the URL is unique lower-cased.
+            models.UniqueConstraint(models.F("paper"), Lower("url"), name="codelink_lower_unique")
         ]
         indexes = [models.Index(fields=["host", "owner", "name"], name="codelink_repo")]
 

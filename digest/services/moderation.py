@@ -137,11 +137,12 @@ def correct_code_link(*, paper: Paper, url: str, actor: Actor, reason: str) -> C
     with transaction.atomic():
         before = primary_code_link(Paper.objects.get(pk=paper.pk))
         # One editor's link per paper: an older correction must not outrank this one.
-        paper.code_links.filter(source=CodeLink.Source.ADMIN).exclude(url=repo.url).delete()
+        paper.code_links.filter(source=CodeLink.Source.ADMIN).exclude(url__iexact=repo.url).delete()
         link, _ = CodeLink.objects.update_or_create(
             paper=paper,
-            url=repo.url,
+            url__iexact=repo.url,  # one link per repository, whatever the case (see CodeLink)
             defaults={
+                "url": repo.url,
                 "host": repo.host,
                 "owner": repo.owner,
                 "name": repo.name,

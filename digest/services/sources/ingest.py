@@ -134,14 +134,15 @@ def link_code(*, paper: Paper, url: str, source: str) -> CodeLink | None:
     repo = CodeLink.repo_for(url)
     if repo is None:
         return None
+    values = {"url": repo.url, "host": repo.host, "owner": repo.owner, "name": repo.name}
     link, created = CodeLink.objects.get_or_create(
-        paper=paper,
-        url=repo.url,
-        defaults={"host": repo.host, "owner": repo.owner, "name": repo.name, "source": source},
+        paper=paper, url__iexact=repo.url, defaults={**values, "source": source}
     )
     if not created and _better_source(source, link.source):
-        link.source = source
-        link.save(update_fields=["source"])
+        # The better source's spelling too (Hugging Face keeps GitHub's, text often does not).
+        for name, value in {**values, "source": source}.items():
+            setattr(link, name, value)
+        link.save(update_fields=[*values, "source"])
     return link
 
 
