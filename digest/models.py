@@ -234,6 +234,8 @@ class Subscriber(models.Model):
     # Random secret for the personal feed; replacing it revokes old feed URLs.
     feed_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
     hard_bounces = models.PositiveSmallIntegerField(default=0)
+    # Signed into every link we mail; raising it signs out all links made before.
+    link_generation = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)

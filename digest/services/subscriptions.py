@@ -3,7 +3,8 @@
 Every link we mail is signed with `django.core.signing`, each purpose with its own salt, so a
 token made for one purpose never works for another. Tokens carry ids only: an address never
 appears in a URL (URLs end up in logs). Only the confirmation link expires; unsubscribe,
-preferences and feedback links must keep working in old emails.
+preferences and feedback links keep working in old emails until the reader signs them all out
+(a per-reader generation in every token); unsubscribe links work even then.
 """
 
 import hashlib
@@ -14,15 +15,18 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from digest.models import DeliveryItem, Paper, PaperFeedback, Subscriber
+from digest.services.personal_feed import revoke_feed_token
 from digest.services.ranking.digests import forget_interests, record_feedback
 
 CONFIRM_SALT = "digest.subscriptions.confirm"
 PREFERENCES_SALT = "digest.subscriptions.preferences"
 UNSUBSCRIBE_SALT = "digest.subscriptions.unsubscribe"
 FEEDBACK_SALT = "digest.subscriptions.feedback"
+SIGNED_OUT = "This link was signed out: use the one in your latest digest."
 # The last part of a feedback link, and what it records.
 FEEDBACK_ANSWERS = {"more": PaperFeedback.Kind.LIKE, "less": PaperFeedback.Kind.DISLIKE}
 
@@ -66,18 +70,30 @@ def confirm_token(*, subscriber_id: int) -> str:
     return signing.dumps(subscriber_id, salt=CONFIRM_SALT)
 
 
-def preferences_token(*, subscriber_id: int) -> str:
-    return signing.dumps(subscriber_id, salt=PREFERENCES_SALT)
+def _signed(subscriber: Subscriber, *parts: int, salt: str) -> str:
+    # The generation comes last: links from before generations end without one (see _unpack).
+    return signing.dumps([subscriber.pk, *parts, subscriber.link_generation], salt=salt)
 
 
-def unsubscribe_token(*, subscriber_id: int) -> str:
-    return signing.dumps(subscriber_id, salt=UNSUBSCRIBE_SALT)
+def preferences_token(*, subscriber: Subscriber) -> str:
+    return _signed(subscriber, salt=PREFERENCES_SALT)
 
 
-def feedback_token(*, subscriber_id: int, delivery_id: int) -> str:
+def unsubscribe_token(*, subscriber: Subscriber) -> str:
+    return _signed(subscriber, salt=UNSUBSCRIBE_SALT)
+
+
+def feedback_token(*, subscriber: Subscriber, delivery_id: int) -> str:
     """One token per digest: its "more / less like this" links name the paper and the answer
     after it, and only papers of that digest are accepted."""
-    return signing.dumps([subscriber_id, delivery_id], salt=FEEDBACK_SALT)
+    return _signed(subscriber, delivery_id, salt=FEEDBACK_SALT)
+
+
+def _unpack(payload: object, *, size: int) -> tuple[list, int]:
+    """The `size` ids a link carries and its generation; a link mailed before generations
+    existed (the bare subscriber id, or [subscriber, delivery]) is of generation 0."""
+    parts = payload if isinstance(payload, list) else [payload]
+    return parts[:size], parts[size] if len(parts) > size else 0
 
 
 def _load(token: str, *, salt: str, max_age: float | None = None) -> object:
@@ -96,10 +112,37 @@ def _subscriber(subscriber_id: object) -> Subscriber:
     return subscriber
 
 
-def subscriber_for(*, token: str, purpose: str) -> Subscriber:
-    """The subscriber a preferences or unsubscribe link was made for."""
+@dataclass(frozen=True)
+class ManageLink:
+    subscriber: Subscriber
+    # False once the reader signed out all links made before (sign_out_links).
+    current: bool
+
+
+def manage_link(*, token: str, purpose: str) -> ManageLink:
+    """The subscriber a preferences or unsubscribe link was made for, and whether it is
+    still current."""
     salt = {"preferences": PREFERENCES_SALT, "unsubscribe": UNSUBSCRIBE_SALT}[purpose]
-    return _subscriber(_load(token, salt=salt))
+    (subscriber_id,), generation = _unpack(_load(token, salt=salt), size=1)
+    subscriber = _subscriber(subscriber_id)
+    return ManageLink(subscriber, current=generation == subscriber.link_generation)
+
+
+def subscriber_for(*, token: str, purpose: str) -> Subscriber:
+    """The subscriber a preferences or unsubscribe link was made for. A signed-out link only
+    unsubscribes: RFC 8058 clients may POST from an old email weeks later."""
+    link = manage_link(token=token, purpose=purpose)
+    if not link.current and purpose != "unsubscribe":
+        raise LinkError(SIGNED_OUT)
+    return link.subscriber
+
+
+def sign_out_links(*, subscriber_id: int) -> None:
+    """Every preferences, feedback and feed link made so far stops working (a forwarded
+    digest gave them away); the next emails carry new ones. Unsubscribe links still
+    unsubscribe."""
+    Subscriber.objects.filter(pk=subscriber_id).update(link_generation=F("link_generation") + 1)
+    revoke_feed_token(subscriber_id=subscriber_id)
 
 
 def feedback_for(*, token: str, paper_id: str, answer: str) -> tuple[Subscriber, Paper, str]:
@@ -108,7 +151,7 @@ def feedback_for(*, token: str, paper_id: str, answer: str) -> tuple[Subscriber,
     kind = FEEDBACK_ANSWERS.get(answer)
     if kind is None:
         raise LinkError("This link is damaged or incomplete: copy the whole link.")
-    subscriber_id, delivery_id = _load(token, salt=FEEDBACK_SALT)
+    (subscriber_id, delivery_id), generation = _unpack(_load(token, salt=FEEDBACK_SALT), size=2)
     item = DeliveryItem.objects.filter(
         delivery_id=delivery_id, delivery__subscriber_id=subscriber_id, paper_id=paper_id
     ).first()
@@ -117,7 +160,10 @@ def feedback_for(*, token: str, paper_id: str, answer: str) -> tuple[Subscriber,
     paper = Paper.objects.filter(pk=paper_id, hidden=False).first()
     if paper is None:
         raise LinkError("This paper is no longer listed.")
-    return _subscriber(subscriber_id), paper, kind
+    subscriber = _subscriber(subscriber_id)
+    if generation != subscriber.link_generation:
+        raise LinkError(SIGNED_OUT)
+    return subscriber, paper, kind
 
 
 # --- Mail limits (the shared cache: Redis in production) ---------------------------------
