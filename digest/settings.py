@@ -301,9 +301,13 @@ else:
 # Valid signups (and requests for a new confirmation link) allowed per client IP per window.
 SUBSCRIBE_RATE_LIMIT = envint("SUBSCRIBE_RATE_LIMIT", 10)
 SUBSCRIBE_RATE_WINDOW_SECONDS = envint("SUBSCRIBE_RATE_WINDOW_SECONDS", 3600)
-# Behind a proxy, the request header holding the client IP (e.g. HTTP_X_REAL_IP); empty means
-# the socket's REMOTE_ADDR, so a client cannot choose its own rate-limit bucket.
+# How many proxies stand in front of the web process (a CDN and a load balancer: 2), each
+# appending the address it saw to CLIENT_IP_HEADER; 0 means the socket's REMOTE_ADDR, so a
+# client cannot choose its own rate-limit bucket. Set CLIENT_IP_HEADER alone (the old way)
+# and it counts as one proxy.
 CLIENT_IP_HEADER = os.getenv("CLIENT_IP_HEADER", "")
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 1 if CLIENT_IP_HEADER else 0)
+CLIENT_IP_HEADER = CLIENT_IP_HEADER or "HTTP_X_FORWARDED_FOR"
 # At most one subscription email (confirmation, "already subscribed") per address this often.
 SUBSCRIBE_EMAIL_EVERY_SECONDS = envint("SUBSCRIBE_EMAIL_EVERY_SECONDS", 600)
 # How long a confirmation link works; an expired one offers a new one.
