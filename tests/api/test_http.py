@@ -33,6 +33,19 @@ def test_a_cached_list_page_costs_no_query(client, corpus, django_assert_num_que
     assert again["ETag"] == first["ETag"]
 
 
+def test_unknown_query_parameters_share_one_cached_page(
+    client, corpus, redis_cache, django_assert_num_queries
+):
+    first = client.get("/api/papers/", {"category": "cs.CV", "utm_source": "mail", "q": ""})
+    # Other unknown parameters, another order: the same page, straight from Redis.
+    with django_assert_num_queries(0):
+        again = client.get("/api/papers/", {"_": "1718", "category": "cs.CV", "fbclid": "x"})
+    assert again.content == first.content
+    assert len(redis_cache.keys("api:page:*")) == 1
+    # Nor do they travel into the page's links, which every later client is given.
+    assert first.json()["next"].endswith("/api/papers/?category=cs.CV&page=2")
+
+
 def test_moderation_makes_cached_lists_stale(
     client, corpus, admin_user, django_capture_on_commit_callbacks
 ):
