@@ -418,3 +418,17 @@ API_MAX_AGE_SECONDS = envint("API_MAX_AGE_SECONDS", 60)
 API_LIST_CACHE_SECONDS = envint("API_LIST_CACHE_SECONDS", 900)
 # "Report a problem" on a paper page: reports per client IP (same syntax as API_THROTTLE_RATE).
 REPORT_RATE = os.getenv("REPORT_RATE", "5/hour")
+
+# --- Retention (issue 11): `manage.py prune`, and beat every day, delete older rows ---
+# Digests by local date, with their papers: the already-sent history (so never less than the
+# candidate window, or a paper could be mailed twice), the "view in browser" page and the
+# feedback links of those emails.
+DELIVERY_RETENTION_DAYS = max(envint("DELIVERY_RETENTION_DAYS", 180), RANK_CANDIDATE_DAYS + 1)
+# Star readings; the latest of each repository and the one star growth is measured from stay.
+STAR_SNAPSHOT_RETENTION_DAYS = max(envint("STAR_SNAPSHOT_RETENTION_DAYS", 30), 1)
+# Ingestion runs shown in the admin; each source keeps its last run from before too.
+INGESTION_RUN_RETENTION_DAYS = max(envint("INGESTION_RUN_RETENTION_DAYS", 90), 1)
+CELERY_BEAT_SCHEDULE["prune-old-records"] = {
+    "task": "tasks.maintenance.prune",
+    "schedule": 24 * 3600.0,
+}
