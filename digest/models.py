@@ -236,12 +236,23 @@ class Subscriber(models.Model):
     hard_bounces = models.PositiveSmallIntegerField(default=0)
     # Signed into every link we mail; raising it signs out all links made before.
     link_generation = models.PositiveIntegerField(default=0)
+    # When the next digest goes out, as a UTC instant (digest.services.send_times): the
+    # scheduler finds due readers by it, so a change of zone can neither skip nor double one.
+    next_digest_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["email"]
+        indexes = [
+            # Only active readers are ever due: the scheduler's every-few-minutes query.
+            models.Index(
+                fields=["next_digest_at"],
+                condition=models.Q(status="active"),
+                name="subscriber_due",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -300,6 +311,9 @@ class Delivery(models.Model):
                 fields=["subscriber", "local_date"], name="one_digest_per_local_day"
             )
         ]
+        # A day's deliveries by state: sending a day by hand, its archive page. The unique
+        # index above leads with the subscriber and cannot serve them.
+        indexes = [models.Index(fields=["local_date", "state"], name="delivery_day_state")]
 
     def __str__(self) -> str:
         return f"{self.subscriber_id} {self.local_date} ({self.state})"

@@ -1,12 +1,14 @@
 """Data migrations, run on PostgreSQL from the state before them."""
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import IntegrityError, connection
 from django.db.migrations.executor import MigrationExecutor
 
-from digest.models import CodeLink
+from digest.models import CodeLink, Subscriber
+from digest.services.send_times import local_date, send_at
 from digest.services.sources.huggingface import parse_daily_papers
 from tests.conftest import HF_DAILY
 
@@ -15,14 +17,23 @@ BEFORE = [("digest", "0002_service_models")]
 AFTER = [("digest", "0004_codelink_lower_unique")]
 
 
-@pytest.fixture
-def old_apps():
-    """The models as of BEFORE; the database is migrated forward again afterwards."""
+def _migrated_back(before: list[tuple[str, str]]) -> Iterator:
+    """The models as of `before`; the database is migrated forward again afterwards."""
     executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    yield executor.loader.project_state(BEFORE).apps
+    executor.migrate(before)
+    yield executor.loader.project_state(before).apps
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes("digest"))
+
+
+@pytest.fixture
+def old_apps():
+    yield from _migrated_back(BEFORE)
+
+
+@pytest.fixture
+def apps_before_send_times():
+    yield from _migrated_back([("digest", "0005_subscriber_link_generation")])
 
 
 def _at(hour: int) -> datetime:
@@ -73,3 +84,22 @@ def test_links_differing_only_in_case_merge_into_the_best_sources(old_apps):
         CodeLink.objects.create(
             paper_id=paper.pk, url="https://github.com/Sap/ToolSense", source="comment", **repo
         )
+
+
+def test_existing_readers_get_a_send_instant_without_a_second_digest_today(
+    apps_before_send_times,
+):
+    Subscriber_ = apps_before_send_times.get_model("digest", "Subscriber")
+    Delivery_ = apps_before_send_times.get_model("digest", "Delivery")
+    fields = {"status": "active", "delivery_hour": 8, "timezone": "Asia/Tokyo"}
+    waiting = Subscriber_.objects.create(email="waiting@example.org", **fields)
+    served = Subscriber_.objects.create(email="served@example.org", **fields)
+    today = local_date(instant=datetime.now(UTC), zone_name="Asia/Tokyo")
+    Delivery_.objects.create(subscriber=served, local_date=today, state="sent")
+
+    MigrationExecutor(connection).migrate([("digest", "0007_fill_next_digest_at")])
+
+    at = dict(Subscriber.objects.values_list("email", "next_digest_at"))
+    tomorrow = today + timedelta(days=1)
+    assert at[waiting.email] == send_at(day=today, hour=8, zone_name="Asia/Tokyo")
+    assert at[served.email] == send_at(day=tomorrow, hour=8, zone_name="Asia/Tokyo")

@@ -15,17 +15,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Count, F, Prefetch
+from django.db.models import Count, F, Prefetch, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from digest.models import CodeLink, Delivery, DeliveryItem, Paper, Subscriber
+from digest.services import send_times
 from digest.services.batching import batched
 from digest.services.emails.backends import FolderBackend
 from digest.services.emails.compose import (
@@ -100,31 +100,23 @@ class SendReport:
 # --- Who is due --------------------------------------------------------------------------
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        # The forms store valid names only; one bad row must not stop everyone's digest.
-        log.warning("unknown time zone %r, using UTC", name)
-        return ZoneInfo("UTC")
-
-
 def due_subscribers(*, now: datetime) -> dict[date, list[int]]:
-    """Active subscribers whose local delivery hour has come and who have no digest for their
-    local date yet, grouped by that date (around midnight UTC readers live on two days)."""
-    clocks: dict[str, datetime] = {}
-    due: dict[date, list[int]] = defaultdict(list)
-    rows = Subscriber.objects.filter(status=ACTIVE).values_list("pk", "timezone", "delivery_hour")
-    for pk, zone, hour in rows.order_by("pk"):
-        if zone not in clocks:
-            clocks[zone] = now.astimezone(_zone(zone))
-        if clocks[zone].hour >= hour:
-            due[clocks[zone].date()].append(pk)
-    have = set(
-        Delivery.objects.filter(local_date__in=list(due)).values_list("subscriber_id", "local_date")
+    """Active subscribers whose next send instant has come, read through its index, grouped
+    by their local date (around midnight UTC readers live on two days). A reader without one
+    yet (made active outside the subscription flow: the shell, a fixture) or with one a
+    stopped scheduler left behind is due for today once today's hour has come: a missed day
+    is not sent late (see GIVE_UP_AFTER)."""
+    rows = (
+        Subscriber.objects.filter(status=ACTIVE)
+        .filter(Q(next_digest_at__lte=now) | Q(next_digest_at=None))
+        .values_list("pk", "timezone", "delivery_hour")
     )
-    due = {day: [pk for pk in ids if (pk, day) not in have] for day, ids in due.items()}
-    return {day: ids for day, ids in due.items() if ids}
+    due: dict[date, list[int]] = defaultdict(list)
+    for pk, zone_name, hour in rows.order_by("pk"):
+        today = send_times.local_date(instant=now, zone_name=zone_name)
+        if send_times.send_at(day=today, hour=hour, zone_name=zone_name) <= now:
+            due[today].append(pk)
+    return dict(due)
 
 
 # --- Planning ----------------------------------------------------------------------------
@@ -139,7 +131,31 @@ def plan(*, day: date, subscriber_ids: list[int]) -> list[int]:
     planned = []
     for batch in batched(with_papers, PLAN_BATCH):
         planned += _record_plan(day, {pk: picks[pk] for pk in batch})
+    for batch in batched(sorted(subscriber_ids), PLAN_BATCH):
+        _day_done(day, batch)
     return planned
+
+
+def _day_done(day: date, subscriber_ids: list[int]) -> None:
+    """`day` is done for these readers, whether a digest was planned or nothing was there to
+    send: their next send instant moves to the next date, so an empty day is not ranked again
+    on every run until midnight, and leaves no row a later digest of that day would clash
+    with. The rows are locked so that a preference change made meanwhile is not undone."""
+    with transaction.atomic():
+        readers = list(
+            Subscriber.objects.select_for_update()
+            .filter(pk__in=subscriber_ids)
+            .only("pk", "timezone", "delivery_hour", "next_digest_at")
+            .order_by("pk")
+        )
+        for reader in readers:
+            reader.next_digest_at = send_times.after_day(
+                day=day,
+                planned=reader.next_digest_at,
+                hour=reader.delivery_hour,
+                zone_name=reader.timezone,
+            )
+        Subscriber.objects.bulk_update(readers, ["next_digest_at"])
 
 
 def _record_plan(day: date, picks: dict[int, list[Pick]]) -> list[int]:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from digest.models import DeliveryItem, Paper, PaperFeedback, Subscriber
 from digest.services.personal_feed import revoke_feed_token
 from digest.services.ranking.digests import forget_interests, record_feedback
+from digest.services.send_times import next_send_at
 
 CONFIRM_SALT = "digest.subscriptions.confirm"
 PREFERENCES_SALT = "digest.subscriptions.preferences"
@@ -178,12 +179,26 @@ def _may_email(email: str) -> bool:
 # --- Signup and confirmation -------------------------------------------------------------
 
 
+def _reschedule(subscriber: Subscriber, *, planned_zone: str) -> None:
+    """The next send instant for the reader's hour and zone now; the stored one was computed
+    in `planned_zone`."""
+    subscriber.next_digest_at = next_send_at(
+        planned=subscriber.next_digest_at,
+        planned_zone=planned_zone,
+        hour=subscriber.delivery_hour,
+        zone_name=subscriber.timezone,
+        now=timezone.now(),
+    )
+
+
 def _apply(subscriber: Subscriber, preferences: Preferences) -> None:
+    planned_zone = subscriber.timezone
     subscriber.interests = preferences.interests
     subscriber.categories = preferences.categories
     subscriber.delivery_hour = preferences.delivery_hour
     subscriber.timezone = preferences.timezone
     subscriber.digest_size = preferences.digest_size
+    _reschedule(subscriber, planned_zone=planned_zone)
 
 
 def subscribe(*, email: str, preferences: Preferences) -> Signup | None:
@@ -228,7 +243,8 @@ def confirm(*, token: str) -> Subscriber:
     if subscriber.status == Status.PENDING:
         subscriber.status = Status.ACTIVE
         subscriber.confirmed_at = timezone.now()
-        subscriber.save(update_fields=["status", "confirmed_at"])
+        _reschedule(subscriber, planned_zone=subscriber.timezone)
+        subscriber.save(update_fields=["status", "confirmed_at", "next_digest_at"])
     return subscriber
 
 
@@ -245,9 +261,11 @@ def renew_confirmation(*, token: str) -> Signup | None:
 
 
 def update_preferences(*, subscriber_id: int, preferences: Preferences) -> Subscriber:
-    subscriber = Subscriber.objects.get(pk=subscriber_id)
-    _apply(subscriber, preferences)
-    subscriber.save()
+    # Locked: the planner moving the next send instant meanwhile must not undo the change.
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber_id)
+        _apply(subscriber, preferences)
+        subscriber.save()
     # The cached interest vector no longer describes this reader.
     forget_interests(subscriber_id=subscriber_id)
     return subscriber

@@ -61,14 +61,18 @@ def test_due_readers_around_midnight_utc(db):
     }
 
 
-def test_a_reader_with_a_digest_for_their_local_date_is_not_due(db):
-    tokyo = _reader("tokyo@example.org", timezone="Asia/Tokyo", delivery_hour=8)
-    Delivery.objects.create(subscriber=tokyo, local_date=date(2026, 6, 13))
-    assert delivery.due_subscribers(now=datetime(2026, 6, 12, 23, 30, tzinfo=UTC)) == {}
-    # The next local day they are due again.
-    assert delivery.due_subscribers(now=datetime(2026, 6, 13, 23, 30, tzinfo=UTC)) == {
-        date(2026, 6, 14): [tokyo.pk]
-    }
+def test_a_reader_with_a_digest_for_their_local_date_gets_no_second_one(readers):
+    Subscriber.objects.update(timezone="Asia/Tokyo", delivery_hour=8)
+    # Sent by hand earlier: send_day plans as the scheduler does.
+    delivery.plan(day=date(2026, 6, 13), subscriber_ids=[readers[0].pk])
+    Delivery.objects.update(state=State.SENT)
+    planned = delivery.schedule(now=datetime(2026, 6, 12, 23, 30, tzinfo=UTC))
+    assert sum(len(chunk) for chunk in planned) == 3
+    # Later runs that day add nothing; the next local day everyone is due again.
+    assert delivery.schedule(now=datetime(2026, 6, 13, 5, 0, tzinfo=UTC)) == []
+    planned = delivery.schedule(now=datetime(2026, 6, 13, 23, 30, tzinfo=UTC))
+    assert sum(len(chunk) for chunk in planned) == 4
+    assert Delivery.objects.filter(local_date=date(2026, 6, 14)).count() == 4
 
 
 def test_an_unknown_time_zone_falls_back_to_utc(db):
