@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
+from django.utils import timezone
 
 # The candidate pattern link extraction itself uses, so "a code URL we could not use" means
 # exactly the mentions that `extract_code_urls` had to drop.
@@ -66,9 +67,19 @@ def audit_entry(
 # --- Editors' actions on papers ----------------------------------------------------------
 
 
-def _values(action: PaperAction, *, reason: str, day: date | None) -> dict:
-    if action == PaperAction.FEATURE and day is None:
+def check_pin_day(day: date | None) -> date:
+    """The day a paper may be pinned to: given, and today or earlier (a pin to a day still
+    to come would make that day the newest one, on the home page and in the API)."""
+    if day is None:
         raise ModerationError("Featuring pins a paper to the top of a day: give the day.")
+    if day > timezone.localdate():
+        raise ModerationError(f"Pin to today or earlier, not {day.isoformat()}.")
+    return day
+
+
+def _values(action: PaperAction, *, reason: str, day: date | None) -> dict:
+    if action == PaperAction.FEATURE:
+        check_pin_day(day)
     return {
         PaperAction.HIDE: {"hidden": True},
         PaperAction.UNHIDE: {"hidden": False},

@@ -8,6 +8,7 @@ from datetime import date
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from digest.models import CodeLink, Paper, TrendingSignal
 
@@ -55,7 +56,9 @@ def days_with_papers(*, limit: int = 60) -> list[date]:
     featured = TrendingSignal.objects.filter(paper__hidden=False).values_list(
         "featured_on", flat=True
     )
-    pinned = visible_papers().exclude(featured_on=None).values_list("featured_on", flat=True)
+    # A pin to a day still to come waits for it: it must not become the newest day now.
+    pinned = visible_papers().filter(featured_on__lte=timezone.localdate())
+    pinned = pinned.values_list("featured_on", flat=True)
     days = set(published.distinct()) | set(featured.distinct()) | set(pinned.distinct())
     return sorted(days, reverse=True)[:limit]
 

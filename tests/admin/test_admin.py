@@ -183,6 +183,16 @@ def test_feature_pins_a_paper_to_the_top_of_its_day(admin_client, client, corpus
     assert AuditLog.objects.get(action="feature").after == {"featured_on": "2026-06-12"}
 
 
+def test_the_feature_form_refuses_a_day_that_has_not_come(admin_client, papers):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    response = run_action(
+        admin_client, PAPERS, "feature", ["2512.13689"], reason="soon", day=tomorrow.isoformat()
+    )
+    assert response.status_code == 200
+    assert f"Pin to today or earlier, not {tomorrow.isoformat()}." in response.content.decode()
+    assert Paper.objects.get(pk="2512.13689").featured_on is None
+
+
 def test_the_moderation_queue_holds_flagged_and_reported_papers(admin_client, papers):
     run_action(admin_client, PAPERS, "flag", ["2512.13690"], reason="check the code link")
     report_problem(paper_id="2606.12730", reason="the repository is empty")

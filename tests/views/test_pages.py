@@ -1,8 +1,9 @@
 """The public pages, on an empty database and on the recorded corpus."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from digest.models import Paper
 
@@ -31,6 +32,17 @@ def test_home_shows_the_latest_day_trending_first(client, corpus):
     older = response.context["older_day"]
     assert older < date(2026, 6, 12)
     assert f'href="?day={older.isoformat()}"' in html
+
+
+def test_a_pin_to_a_future_day_does_not_take_over_the_home_page(client, corpus):
+    # Pinned before pins had to be for today or earlier (or with the clock set back).
+    Paper.objects.filter(pk="2512.13689").update(
+        featured_on=timezone.localdate() + timedelta(days=3)
+    )
+    response = client.get("/")
+    assert response.context["day"] == date(2026, 6, 12)
+    assert len(response.context["page"]) == 25
+    assert response.context["newer_day"] is None
 
 
 def test_earlier_days_and_filters(client, corpus):
