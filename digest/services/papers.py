@@ -4,6 +4,7 @@ Everything here starts from `visible_papers()`: a hidden paper is never shown, s
 fed or mailed.
 """
 
+import re
 from datetime import date
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -11,6 +12,15 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from digest.models import CodeLink, Paper, TrendingSignal
+
+# A version after an arXiv id (2512.13689v2, hep-th/9901001v1): papers are stored without
+# it, as arXiv's unversioned address names the latest version.
+_VERSION = re.compile(r"(?<=\d)v[1-9]\d*$")
+
+
+def unversioned_id(arxiv_id: str) -> str:
+    """'2512.13689v2' -> '2512.13689'; an id without a version as it is."""
+    return _VERSION.sub("", arxiv_id)
 
 
 def visible_papers() -> QuerySet[Paper]:

@@ -103,6 +103,14 @@ def test_unknown_and_malformed_ids_are_404s_with_a_message(client, corpus):
         assert "No paper" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_versioned_id_answers_the_paper(client, corpus, version):
+    response = client.get(f"/api/papers/2512.13689{version}/")
+    assert response.status_code == 200
+    assert response.json()["arxiv_id"] == "2512.13689"
+    assert client.get("/api/papers/0000.00000v2/").status_code == 404
+
+
 def test_pages_link_to_each_other(client, corpus):
     first = client.get("/api/papers/", {"page_size": 50}).json()
     assert first["count"] == 130 and len(first["results"]) == 50

@@ -68,6 +68,13 @@ def test_paper_page_has_abstract_links_signals_and_related(client, corpus):
     assert client.get("/papers/0000.00000/").status_code == 404
 
 
+def test_a_versioned_paper_address_redirects_to_the_paper(client, corpus):
+    response = client.get("/papers/2512.13689v2/")
+    assert response.status_code == 301
+    assert response["Location"] == "/papers/2512.13689/"
+    assert client.get("/papers/0000.00000v2/", follow=True).status_code == 404
+
+
 def test_hidden_papers_are_nowhere(client, corpus):
     Paper.objects.filter(pk="2512.13689").update(hidden=True)
     assert client.get("/papers/2512.13689/").status_code == 404
