@@ -60,6 +60,11 @@ def on_day(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
     ).distinct()
 
 
+def featured_on(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
+    """Papers featured that day on Hugging Face Daily Papers or pinned to it by an editor."""
+    return papers.filter(Q(signals__featured_on=day) | Q(featured_on=day)).distinct()
+
+
 def days_with_papers(*, limit: int = 60) -> list[date]:
     """Days that have any visible paper, newest first (arXiv announces nothing on weekends)."""
     published = visible_papers().annotate(day=TruncDate("published")).values_list("day", flat=True)

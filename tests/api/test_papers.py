@@ -181,6 +181,18 @@ def test_q_combines_with_filters(client, corpus):
     assert all("cs.CV" in item["categories"] and item["code_url"] for item in items)
 
 
+def test_q_with_featured_on_searches_that_days_papers(client, corpus, settings):
+    # Few enough best matches overall that none of them is from the day asked for.
+    settings.API_SEARCH_LIMIT = 5
+    query = "lightweight point cloud transformer"
+    day = {item["arxiv_id"] for item in every_page(client, featured_on="2026-06-12")}
+    overall = [item["arxiv_id"] for item in every_page(client, q=query)]
+    assert not day & set(overall)
+    items = every_page(client, q=query, featured_on="2026-06-12")
+    assert len(items) == 5
+    assert {item["arxiv_id"] for item in items} <= day
+
+
 @pytest.mark.parametrize(
     ("params", "name"),
     [
