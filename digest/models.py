@@ -47,7 +47,7 @@ class Paper(models.Model):
     changed_at = models.DateTimeField(auto_now=True)
     # Moderation: a hidden paper is never shown, searched, fed or mailed; a featured one is
     # pinned to the top of its day; a flagged one waits in the moderation queue.
-    hidden = models.BooleanField(default=False, db_index=True)
+    hidden = models.BooleanField(default=False)
     featured_on = models.DateField(null=True, blank=True, db_index=True)
     flagged = models.BooleanField(default=False, db_index=True)
     flag_reason = models.TextField(blank=True)
@@ -58,6 +58,9 @@ class Paper(models.Model):
             models.Index(fields=["-published", "-arxiv_id"], name="paper_newest"),
             models.Index(fields=["primary_category", "-published"], name="paper_cat_newest"),
             models.Index(fields=["-first_seen_at"], name="paper_first_seen"),
+            # The few hidden papers only: an index of every paper's flag would be read, in
+            # place of the day's index on `published`, to find the visible ones.
+            models.Index(fields=["hidden"], condition=models.Q(hidden=True), name="paper_hidden"),
         ]
 
     def __str__(self) -> str:
