@@ -6,6 +6,7 @@ Changes go through services, which write the audit log; the admin never edits a 
 directly, so nothing here escapes the log. The log itself is read-only.
 """
 
+from datetime import date
 from functools import partial
 
 from django import forms
@@ -30,6 +31,7 @@ from digest.services import subscriber_admin
 from digest.services.moderation import (
     ModerationError,
     PaperAction,
+    check_pin_day,
     correct_code_link,
     moderate_papers,
     repository,
@@ -79,8 +81,16 @@ class ReasonForm(forms.Form):
 
 class FeatureForm(ReasonForm):
     day = forms.DateField(
-        initial=timezone.localdate, help_text="The paper is pinned to the top of this day."
+        initial=timezone.localdate,
+        help_text="The paper is pinned to the top of this day (today or earlier).",
     )
+
+    def clean_day(self) -> date:
+        # The service's own rule, so the editor sees it on the form, not as an error page.
+        try:
+            return check_pin_day(self.cleaned_data["day"])
+        except ModerationError as error:
+            raise forms.ValidationError(str(error)) from error
 
 
 def paper_action(action: PaperAction, description: str, form_class: type[ReasonForm]):
@@ -362,12 +372,15 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry failed deliveries", permissions=["change"])
     def retry(self, request: HttpRequest, deliveries: QuerySet[Delivery]) -> None:
-        ids = subscriber_admin.retry_failed_deliveries(
+        retried = subscriber_admin.retry_failed_deliveries(
             delivery_ids=list(deliveries.values_list("pk", flat=True)), actor=request.user
         )
-        if ids:
-            transaction.on_commit(partial(send_digest_chunk.delay, ids))
-        self.message_user(request, f"Queued {len(ids)} failed delivery(ies) again.")
+        if retried.delivery_ids:
+            transaction.on_commit(partial(send_digest_chunk.delay, retried.delivery_ids))
+        message = f"Queued {len(retried.delivery_ids)} failed delivery(ies) again."
+        if retried.inactive:
+            message += f" Left {retried.inactive} of them for readers not active: resume first."
+        self.message_user(request, message)
 
 
 # --- Logs --------------------------------------------------------------------------------

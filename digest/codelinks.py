@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["RepoRef", "canonical_repo_url", "extract_code_urls", "parse_repo_url"]
+__all__ = ["RepoRef", "extract_code_urls", "parse_repo_url"]
 
 GITHUB = "github.com"
 GITLAB = "gitlab.com"
@@ -111,12 +111,6 @@ def extract_code_urls(text: str) -> list[str]:
             seen.add(ref.url.lower())
             urls.append(ref.url)
     return urls
-
-
-def canonical_repo_url(url: str) -> str | None:
-    """The canonical form of ``url`` if it names a repository on a counted host."""
-    ref = parse_repo_url(url)
-    return ref.url if ref is not None else None
 
 
 def parse_repo_url(url: str) -> RepoRef | None:

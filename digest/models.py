@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
 from digest.codelinks import RepoRef, parse_repo_url
 
@@ -48,7 +49,7 @@ class Paper(models.Model):
     changed_at = models.DateTimeField(auto_now=True)
     # Moderation: a hidden paper is never shown, searched, fed or mailed; a featured one is
     # pinned to the top of its day; a flagged one waits in the moderation queue.
-    hidden = models.BooleanField(default=False, db_index=True)
+    hidden = models.BooleanField(default=False)
     featured_on = models.DateField(null=True, blank=True, db_index=True)
     flagged = models.BooleanField(default=False, db_index=True)
     flag_reason = models.TextField(blank=True)
@@ -59,6 +60,9 @@ class Paper(models.Model):
             models.Index(fields=["-published", "-arxiv_id"], name="paper_newest"),
             models.Index(fields=["primary_category", "-published"], name="paper_cat_newest"),
             models.Index(fields=["-first_seen_at"], name="paper_first_seen"),
+            # The few hidden papers only: an index of every paper's flag would be read, in
+            # place of the day's index on `published`, to find the visible ones.
+            models.Index(fields=["hidden"], condition=models.Q(hidden=True), name="paper_hidden"),
         ]
 
     def __str__(self) -> str:
@@ -93,8 +97,10 @@ class CodeLink(models.Model):
     class Meta:
         ordering = ["paper", "id"]
         constraints = [
-            # One row per repository per paper; `source` is the best source that named it.
-            models.UniqueConstraint(fields=["paper", "url"], name="codelink_unique")
+            # One row per repository per paper; `source` is the best source that named it, and
+            # `url` is in its spelling. Forges ignore case in names (GitHub's Foo/Bar is
+            # foo/bar), so the URL is unique lower-cased.
+            models.UniqueConstraint(models.F("paper"), Lower("url"), name="codelink_lower_unique")
         ]
         indexes = [models.Index(fields=["host", "owner", "name"], name="codelink_repo")]
 
@@ -245,12 +251,25 @@ class Subscriber(models.Model):
     # Random secret for the personal feed; replacing it revokes old feed URLs.
     feed_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
     hard_bounces = models.PositiveSmallIntegerField(default=0)
+    # Signed into every link we mail; raising it signs out all links made before.
+    link_generation = models.PositiveIntegerField(default=0)
+    # When the next digest goes out, as a UTC instant (digest.services.send_times): the
+    # scheduler finds due readers by it, so a change of zone can neither skip nor double one.
+    next_digest_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["email"]
+        indexes = [
+            # Only active readers are ever due: the scheduler's every-few-minutes query.
+            models.Index(
+                fields=["next_digest_at"],
+                condition=models.Q(status="active"),
+                name="subscriber_due",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -309,6 +328,9 @@ class Delivery(models.Model):
                 fields=["subscriber", "local_date"], name="one_digest_per_local_day"
             )
         ]
+        # A day's deliveries by state: sending a day by hand, its archive page. The unique
+        # index above leads with the subscriber and cannot serve them.
+        indexes = [models.Index(fields=["local_date", "state"], name="delivery_day_state")]
 
     def __str__(self) -> str:
         return f"{self.subscriber_id} {self.local_date} ({self.state})"

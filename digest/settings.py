@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -120,6 +121,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "digest.middleware.ApiAnswersJson",
     "django.middleware.security.SecurityMiddleware",
+    # Early, so that every answer has the policy (see CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before any middleware or view can put a parameter into a query.
     "digest.middleware.RefuseNulBytes",
@@ -374,9 +377,13 @@ else:
 # Valid signups (and requests for a new confirmation link) allowed per client IP per window.
 SUBSCRIBE_RATE_LIMIT = envint("SUBSCRIBE_RATE_LIMIT", 10)
 SUBSCRIBE_RATE_WINDOW_SECONDS = envint("SUBSCRIBE_RATE_WINDOW_SECONDS", 3600)
-# Behind a proxy, the request header holding the client IP (e.g. HTTP_X_REAL_IP); empty means
-# the socket's REMOTE_ADDR, so a client cannot choose its own rate-limit bucket.
+# How many proxies stand in front of the web process (a CDN and a load balancer: 2), each
+# appending the address it saw to CLIENT_IP_HEADER; 0 means the socket's REMOTE_ADDR, so a
+# client cannot choose its own rate-limit bucket. Set CLIENT_IP_HEADER alone (the old way)
+# and it counts as one proxy.
 CLIENT_IP_HEADER = os.getenv("CLIENT_IP_HEADER", "")
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 1 if CLIENT_IP_HEADER else 0)
+CLIENT_IP_HEADER = CLIENT_IP_HEADER or "HTTP_X_FORWARDED_FOR"
 # At most one subscription email (confirmation, "already subscribed") per address this often.
 SUBSCRIBE_EMAIL_EVERY_SECONDS = envint("SUBSCRIBE_EMAIL_EVERY_SECONDS", 600)
 # How long a confirmation link works; an expired one offers a new one.
@@ -471,6 +478,25 @@ SPECTACULAR_SETTINGS = {
         "digest.api.schema.nul_bytes_are_refused",
     ],
 }
+# Content-Security-Policy (django-csp) on every response: scripts, styles, fonts and images
+# from our own origin only, so a script injected into a page does not run. No inline script
+# or style anywhere: the subscribe form's script is a static file, and /api/docs/ loads
+# Swagger UI and its start-up script from our static files (drf-spectacular-sidecar).
+# CSP_REPORT_ONLY=true reports violations in the browser console without enforcing them.
+_csp = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],  # Swagger UI and the admin draw icons from data: URLs
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+if envbool("CSP_REPORT_ONLY", "false"):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp
+else:
+    CONTENT_SECURITY_POLICY = _csp
 # Requests per client IP and fixed window: N/second, N/minute, N/hour or N/day.
 API_THROTTLE_RATE = os.getenv("API_THROTTLE_RATE", "120/minute")
 API_PAGE_SIZE = envint("API_PAGE_SIZE", 25)
@@ -491,3 +517,17 @@ REPORT_RATE = os.getenv("REPORT_RATE", "5/hour")
 # Searches on the /search page per client IP: each one runs the embedding model, as the API's
 # `q` does (which counts under API_THROTTLE_RATE).
 SEARCH_RATE = os.getenv("SEARCH_RATE", "60/minute")
+
+# --- Retention (issue 11): `manage.py prune`, and beat every day, delete older rows ---
+# Digests by local date, with their papers: the already-sent history (so never less than the
+# candidate window, or a paper could be mailed twice), the "view in browser" page and the
+# feedback links of those emails.
+DELIVERY_RETENTION_DAYS = max(envint("DELIVERY_RETENTION_DAYS", 180), RANK_CANDIDATE_DAYS + 1)
+# Star readings; the latest of each repository and the one star growth is measured from stay.
+STAR_SNAPSHOT_RETENTION_DAYS = max(envint("STAR_SNAPSHOT_RETENTION_DAYS", 30), 1)
+# Ingestion runs shown in the admin; each source keeps its last run from before too.
+INGESTION_RUN_RETENTION_DAYS = max(envint("INGESTION_RUN_RETENTION_DAYS", 90), 1)
+CELERY_BEAT_SCHEDULE["prune-old-records"] = {
+    "task": "tasks.maintenance.prune",
+    "schedule": 24 * 3600.0,
+}

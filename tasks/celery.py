@@ -6,7 +6,9 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "digest.settings")
 
-app = Celery("digest", include=["tasks.ingest", "tasks.embed", "tasks.ranking"])
+app = Celery(
+    "digest", include=["tasks.ingest", "tasks.embed", "tasks.ranking", "tasks.maintenance"]
+)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 

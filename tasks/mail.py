@@ -6,16 +6,14 @@ import smtplib
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from digest.services import delivery
 from tasks.locks import single_run
+from tasks.retries import DATABASE_ERRORS
 
-# The database went away (restart, failover, a killed connection): the task's next try gets
-# a new connection (Celery's Django fixup closes them around each task). Short waits: a
-# database is back in seconds, unlike a mail relay that refuses us.
-DATABASE_ERRORS = (OperationalError, InterfaceError)
+# Short waits after a database error: a database is back in seconds, unlike a mail relay
+# that refuses us.
 DATABASE_RETRIES = 8
 DATABASE_BACKOFF_MAX_SECONDS = 60
 SCHEDULE_LOCK = "send_due_digests"
@@ -82,4 +80,6 @@ def send_digest_chunk(self, delivery_ids: list[int]) -> str:
     reject_on_worker_lost=False,
 )
 def send_subscription_email(subscriber_id: int, notice: str) -> None:
+    # A permanent refusal raises delivery.NoticeRefused, which is no SMTPException: the
+    # task fails once, logged, instead of asking the server five more times.
     delivery.send_notice(subscriber_id=subscriber_id, notice=notice)

@@ -15,13 +15,19 @@ from defusedxml import ElementTree
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.codelinks import RepoRef, canonical_repo_url, extract_code_urls, parse_repo_url
+from digest.codelinks import RepoRef, extract_code_urls, parse_repo_url
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"recorded data not found at {DATA}")
+
+
+def _canonical(url: str) -> str | None:
+    """The canonical URL of the repository `url` names, if any."""
+    ref = parse_repo_url(url)
+    return ref.url if ref is not None else None
 
 
 def _entries(root) -> dict[str, tuple[str, str]]:
@@ -174,7 +180,7 @@ def test_huggingface_github_repos_are_already_canonical():
     for repo in repos:
         ref = parse_repo_url(repo)
         assert ref is not None and ref.host == "github.com", repo
-        assert canonical_repo_url(repo) == repo == ref.url
+        assert _canonical(repo) == repo == ref.url
 
 
 @needs_data
@@ -183,7 +189,7 @@ def test_huggingface_project_pages_are_not_repositories():
     pages = [p["projectPage"] for p in hf_papers().values() if p.get("projectPage")]
     assert any("huggingface.co/spaces/" in page for page in pages)
     assert any("huggingface.co/datasets/" in page for page in pages)
-    assert all(canonical_repo_url(page) is None for page in pages)
+    assert all(_canonical(page) is None for page in pages)
     assert all(extract_code_urls(page) == [] for page in pages)
 
 
@@ -196,7 +202,7 @@ def test_huggingface_summary_order_and_github_repo_agree():
         "https://github.com/YujunZhou/TRACE_exp",
         "https://github.com/YujunZhou/tellonce",
     ]
-    assert canonical_repo_url(paper["githubRepo"]) in urls
+    assert _canonical(paper["githubRepo"]) in urls
 
 
 # --- hand-written edge cases absent from the recordings ---------------------------------
@@ -224,8 +230,8 @@ def test_huggingface_summary_order_and_github_repo_agree():
         ("", None),
     ],
 )  # fmt: skip
-def test_canonical_repo_url(url, expected):
-    assert canonical_repo_url(url) == expected
+def test__canonical(url, expected):
+    assert _canonical(url) == expected
 
 
 def test_latex_wrappers_and_escaped_underscore():
@@ -275,13 +281,13 @@ def test_extract_returns_canonical_unique_urls(text):
     urls = extract_code_urls(text)
     assert isinstance(urls, list)
     assert all(isinstance(url, str) for url in urls)
-    assert all(canonical_repo_url(url) == url for url in urls)
+    assert all(_canonical(url) == url for url in urls)
     assert len({url.lower() for url in urls}) == len(urls)
 
 
 @given(_TEXTS)
 def test_canonical_repo_url_is_idempotent(text):
-    url = canonical_repo_url(text)
-    assert url is None or canonical_repo_url(url) == url
+    url = _canonical(text)
+    assert url is None or _canonical(url) == url
     ref = parse_repo_url(text)
     assert (ref.url if ref else None) == url

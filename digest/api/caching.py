@@ -4,7 +4,7 @@ shared-cache copy of whole list pages between two content changes."""
 import hashlib
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.cache import get_conditional_response, patch_cache_control, set_response_etag
 from rest_framework.response import Response
 
@@ -36,6 +36,19 @@ class CacheableMixin:
         return cacheable(request, response, private=self.private)
 
 
+def _keep_only(request: HttpRequest, *, names: set[str]) -> None:
+    """Leave the request only its known query parameters, sorted, each with the one value the
+    view reads (the last, as QueryDict.get) and none empty (an empty one means absent). A
+    `?utm_source=...` or a cache buster then neither makes a new cache entry nor travels into
+    the stored page's links, which every later client is given."""
+    kept = QueryDict(mutable=True)
+    for name in sorted(names):
+        if value := request.GET.get(name):
+            kept[name] = value
+    request.GET = kept
+    request.META["QUERY_STRING"] = kept.urlencode()
+
+
 def _page_key(request: HttpRequest) -> str:
     # Host included: responses carry absolute links.
     address = f"{request.get_host()}{request.get_full_path()}"
@@ -43,17 +56,28 @@ def _page_key(request: HttpRequest) -> str:
 
 
 class CachedListMixin:
-    """List pages from the shared cache until ingestion or moderation changes the content
-    version. A hit is answered before DRF wraps the request: the stored bytes and their ETag,
-    after the same throttles, with no query and no serialisation. A miss goes through DRF and
-    its page is stored under the version read before it was built, so a page built across a
-    content change is never taken for a current one."""
+    """List pages from the shared cache, keyed by the known query parameters only, until
+    ingestion or moderation changes the content version. A hit is answered before DRF wraps
+    the request: the stored bytes and their ETag, after the same throttles, with no query and
+    no serialisation. A miss goes through DRF and its page is stored under the version read
+    before it was built, so a page built across a content change is never taken for a
+    current one."""
 
     page_key: str | None = None
     version: int | None = None
 
+    def known_parameters(self) -> set[str]:
+        """What the list reads: its filters and its pagination."""
+        pagination = self.pagination_class
+        return {
+            *self.filterset_class.base_filters,
+            pagination.page_query_param,
+            pagination.page_size_query_param,
+        }
+
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method in ("GET", "HEAD"):
+            _keep_only(request, names=self.known_parameters())
             self.page_key = _page_key(request)
             self.version, stored = fetch_current(self.page_key)
             # A throttled client falls through to DRF, which refuses it with its usual 429.

@@ -5,9 +5,10 @@ from datetime import date
 
 import django_filters
 from django.conf import settings
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from digest.models import Paper
+from digest.services.papers import featured_on
 from digest.services.search import MAX_QUERY_LENGTH, search_papers
 
 BOOLEAN = (("true", "true"), ("false", "false"))
@@ -45,7 +46,7 @@ class PaperFilter(django_filters.FilterSet):
         return papers.filter(code_links__isnull=not _boolean(value)).distinct()
 
     def filter_featured_on(self, papers: QuerySet[Paper], name: str, day: date) -> QuerySet[Paper]:
-        return papers.filter(Q(signals__featured_on=day) | Q(featured_on=day)).distinct()
+        return featured_on(papers, day)
 
     def search(self, papers: QuerySet[Paper], name: str, query: str) -> QuerySet[Paper]:
         # The other filters go into the search too, so its top results are the ones that pass.
@@ -55,6 +56,7 @@ class PaperFilter(django_filters.FilterSet):
             category=data.get("category") or None,
             has_code=_boolean(data.get("has_code")),
             published_after=data.get("published_after"),
+            featured_day=data.get("featured_on"),
             limit=settings.API_SEARCH_LIMIT,
         )
         if not hits:

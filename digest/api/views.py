@@ -34,11 +34,11 @@ from digest.api.serializers import (
     PersonalFeedSerializer,
 )
 from digest.models import Paper
-from digest.services.papers import visible_papers, with_cards
+from digest.services.papers import unversioned_id, visible_papers, with_cards
 from digest.services.personal_feed import latest_digest, subscriber_for_feed_token
 from digest.services.trending import trending_papers
 
-# New-style (2512.13689) and old-style (hep-th/9901001) arXiv ids, without version.
+# New-style (2512.13689) and old-style (hep-th/9901001) arXiv ids, with a version or not.
 ARXIV_ID = re.compile(r"[A-Za-z0-9.\-/]{1,32}")
 ARXIV_ID_PARAMETER = OpenApiParameter(
     "arxiv_id",
@@ -140,7 +140,7 @@ class PaperDetail(ApiView, generics.RetrieveAPIView):
     def get_object(self) -> Paper:
         arxiv_id = self.kwargs["arxiv_id"]
         paper = (
-            with_cards(visible_papers()).filter(pk=arxiv_id).first()
+            with_cards(visible_papers()).filter(pk=unversioned_id(arxiv_id)).first()
             if ARXIV_ID.fullmatch(arxiv_id)
             else None
         )

@@ -15,18 +15,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Prefetch
+from django.db.models import F, Prefetch, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from digest.models import CodeLink, Delivery, DeliveryItem, Paper, Subscriber
+from digest.services import send_times
 from digest.services.batching import batched
 from digest.services.emails.backends import FolderBackend
 from digest.services.emails.compose import (
@@ -57,6 +57,10 @@ RECORD_TRIES = 4
 
 class MailServerUnavailable(Exception):
     """No SMTP connection could be opened: nothing was claimed, the whole chunk can wait."""
+
+
+class NoticeRefused(Exception):
+    """The SMTP server refused a notice for good (5xx): asking again would be refused again."""
 
 
 @dataclass
@@ -97,31 +101,23 @@ class SendReport:
 # --- Who is due --------------------------------------------------------------------------
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        # The forms store valid names only; one bad row must not stop everyone's digest.
-        log.warning("unknown time zone %r, using UTC", name)
-        return ZoneInfo("UTC")
-
-
 def due_subscribers(*, now: datetime) -> dict[date, list[int]]:
-    """Active subscribers whose local delivery hour has come and who have no digest for their
-    local date yet, grouped by that date (around midnight UTC readers live on two days)."""
-    clocks: dict[str, datetime] = {}
-    due: dict[date, list[int]] = defaultdict(list)
-    rows = Subscriber.objects.filter(status=ACTIVE).values_list("pk", "timezone", "delivery_hour")
-    for pk, zone, hour in rows.order_by("pk"):
-        if zone not in clocks:
-            clocks[zone] = now.astimezone(_zone(zone))
-        if clocks[zone].hour >= hour:
-            due[clocks[zone].date()].append(pk)
-    have = set(
-        Delivery.objects.filter(local_date__in=list(due)).values_list("subscriber_id", "local_date")
+    """Active subscribers whose next send instant has come, read through its index, grouped
+    by their local date (around midnight UTC readers live on two days). A reader without one
+    yet (made active outside the subscription flow: the shell, a fixture) or with one a
+    stopped scheduler left behind is due for today once today's hour has come: a missed day
+    is not sent late (see GIVE_UP_AFTER)."""
+    rows = (
+        Subscriber.objects.filter(status=ACTIVE)
+        .filter(Q(next_digest_at__lte=now) | Q(next_digest_at=None))
+        .values_list("pk", "timezone", "delivery_hour")
     )
-    due = {day: [pk for pk in ids if (pk, day) not in have] for day, ids in due.items()}
-    return {day: ids for day, ids in due.items() if ids}
+    due: dict[date, list[int]] = defaultdict(list)
+    for pk, zone_name, hour in rows.order_by("pk"):
+        today = send_times.local_date(instant=now, zone_name=zone_name)
+        if send_times.send_at(day=today, hour=hour, zone_name=zone_name) <= now:
+            due[today].append(pk)
+    return dict(due)
 
 
 # --- Planning ----------------------------------------------------------------------------
@@ -136,7 +132,31 @@ def plan(*, day: date, subscriber_ids: list[int]) -> list[int]:
     planned = []
     for batch in batched(with_papers, PLAN_BATCH):
         planned += _record_plan(day, {pk: picks[pk] for pk in batch})
+    for batch in batched(sorted(subscriber_ids), PLAN_BATCH):
+        _day_done(day, batch)
     return planned
+
+
+def _day_done(day: date, subscriber_ids: list[int]) -> None:
+    """`day` is done for these readers, whether a digest was planned or nothing was there to
+    send: their next send instant moves to the next date, so an empty day is not ranked again
+    on every run until midnight, and leaves no row a later digest of that day would clash
+    with. The rows are locked so that a preference change made meanwhile is not undone."""
+    with transaction.atomic():
+        readers = list(
+            Subscriber.objects.select_for_update()
+            .filter(pk__in=subscriber_ids)
+            .only("pk", "timezone", "delivery_hour", "next_digest_at")
+            .order_by("pk")
+        )
+        for reader in readers:
+            reader.next_digest_at = send_times.after_day(
+                day=day,
+                planned=reader.next_digest_at,
+                hour=reader.delivery_hour,
+                zone_name=reader.timezone,
+            )
+        Subscriber.objects.bulk_update(readers, ["next_digest_at"])
 
 
 def _record_plan(day: date, picks: dict[int, list[Pick]]) -> list[int]:
@@ -179,14 +199,26 @@ def _drop_departed(delivery_ids: list[int] | None = None) -> int:
     return pending.delete()[1].get("digest.Delivery", 0)
 
 
+def _drop_emptied(delivery_ids: list[int]) -> int:
+    """Pending digests whose every paper an editor hid since planning: nothing is left to
+    send, so the row goes as for a reader who left."""
+    emptied = Delivery.objects.filter(pk__in=delivery_ids, state=State.PENDING).exclude(
+        items__paper__hidden=False
+    )
+    return emptied.delete()[1].get("digest.Delivery", 0)
+
+
 def _pending(delivery_ids: list[int]) -> list[Delivery]:
-    """The pending deliveries with all a digest shows; each paper is loaded once per chunk,
-    however many readers get it."""
+    """The pending deliveries with all a digest shows, less the papers hidden since planning
+    (hidden means never mailed again); each paper is loaded once per chunk, however many
+    readers get it."""
     papers = Paper.objects.defer("comment", "journal_ref").prefetch_related(
         Prefetch("code_links", queryset=CodeLink.objects.order_by("id"))
     )
-    items = DeliveryItem.objects.order_by("position").prefetch_related(
-        Prefetch("paper", queryset=papers)
+    items = (
+        DeliveryItem.objects.filter(paper__hidden=False)
+        .order_by("position")
+        .prefetch_related(Prefetch("paper", queryset=papers))
     )
     return list(
         Delivery.objects.filter(pk__in=delivery_ids, state=State.PENDING)
@@ -247,6 +279,13 @@ def _claim(batch: list[tuple[Delivery, EmailMultiAlternatives]]) -> list[tuple]:
     return [(delivery, message) for delivery, message in batch if delivery.pk in mine]
 
 
+def _smtp_reply(exc: smtplib.SMTPRecipientsRefused | smtplib.SMTPResponseException) -> tuple:
+    """(code, reply) of a refusal; for refused recipients, the first one's (we send to one)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return next(iter(exc.recipients.values()))
+    return exc.smtp_code, exc.smtp_error
+
+
 def _refusal(delivery: Delivery, code: int, reply: bytes | str, *, by_recipient: bool) -> Outcome:
     """RFC 5321: a 5xx reply is permanent, a 4xx one is worth another try later."""
     text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
@@ -279,8 +318,7 @@ def _send(
     try:
         connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:
-        code, reply = next(iter(exc.recipients.values()))
-        return _refusal(delivery, code, reply, by_recipient=True)
+        return _refusal(delivery, *_smtp_reply(exc), by_recipient=True)
     except smtplib.SMTPResponseException as exc:
         # A refused sender is our problem, not the reader's.
         by_recipient = not isinstance(exc, smtplib.SMTPSenderRefused)
@@ -384,7 +422,7 @@ def send_chunk(
     """Send the pending digests among `delivery_ids` over one connection (every SMTP
     connection has settings.EMAIL_TIMEOUT). Raises MailServerUnavailable when no connection
     opens; what was sent before that stays sent, the rest stays pending."""
-    report = SendReport(skipped=_drop_departed(delivery_ids))
+    report = SendReport(skipped=_drop_departed(delivery_ids) + _drop_emptied(delivery_ids))
     deliveries = _pending(delivery_ids)
     if not deliveries:
         return report
@@ -454,13 +492,20 @@ def dry_run(*, day: date, folder: Path) -> SendReport:
 
 
 def send_notice(*, subscriber_id: int, notice: str) -> None:
-    """A confirmation or "already subscribed" email (raises SMTP errors: the task retries)."""
+    """A confirmation or "already subscribed" email. Raises SMTP errors worth another try
+    (the task retries them) and NoticeRefused for a permanent (5xx) refusal."""
     subscriber = Subscriber.objects.get(pk=subscriber_id)
     compose = {
         Notice.CONFIRM: confirmation_message,
         Notice.ALREADY_SUBSCRIBED: already_subscribed_message,
     }[Notice(notice)]
-    compose(subscriber=subscriber).send()
+    try:
+        compose(subscriber=subscriber).send()
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+        code, reply = _smtp_reply(exc)
+        if code >= 500:
+            raise NoticeRefused(f"{code} {reply!r}") from exc
+        raise
 
 
 def archived_papers(*, day: date, paper_ids: list[str]) -> list[Paper]:

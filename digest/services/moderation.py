@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
+from django.utils import timezone
 
 # The candidate pattern link extraction itself uses, so "a code URL we could not use" means
 # exactly the mentions that `extract_code_urls` had to drop.
@@ -66,9 +67,19 @@ def audit_entry(
 # --- Editors' actions on papers ----------------------------------------------------------
 
 
-def _values(action: PaperAction, *, reason: str, day: date | None) -> dict:
-    if action == PaperAction.FEATURE and day is None:
+def check_pin_day(day: date | None) -> date:
+    """The day a paper may be pinned to: given, and today or earlier (a pin to a day still
+    to come would make that day the newest one, on the home page and in the API)."""
+    if day is None:
         raise ModerationError("Featuring pins a paper to the top of a day: give the day.")
+    if day > timezone.localdate():
+        raise ModerationError(f"Pin to today or earlier, not {day.isoformat()}.")
+    return day
+
+
+def _values(action: PaperAction, *, reason: str, day: date | None) -> dict:
+    if action == PaperAction.FEATURE:
+        check_pin_day(day)
     return {
         PaperAction.HIDE: {"hidden": True},
         PaperAction.UNHIDE: {"hidden": False},
@@ -137,11 +148,12 @@ def correct_code_link(*, paper: Paper, url: str, actor: Actor, reason: str) -> C
     with transaction.atomic():
         before = primary_code_link(Paper.objects.get(pk=paper.pk))
         # One editor's link per paper: an older correction must not outrank this one.
-        paper.code_links.filter(source=CodeLink.Source.ADMIN).exclude(url=repo.url).delete()
+        paper.code_links.filter(source=CodeLink.Source.ADMIN).exclude(url__iexact=repo.url).delete()
         link, _ = CodeLink.objects.update_or_create(
             paper=paper,
-            url=repo.url,
+            url__iexact=repo.url,  # one link per repository, whatever the case (see CodeLink)
             defaults={
+                "url": repo.url,
                 "host": repo.host,
                 "owner": repo.owner,
                 "name": repo.name,

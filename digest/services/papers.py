@@ -4,12 +4,23 @@ Everything here starts from `visible_papers()`: a hidden paper is never shown, s
 fed or mailed.
 """
 
-from datetime import date
+import re
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from digest.models import CodeLink, Paper, TrendingSignal
+
+# A version after an arXiv id (2512.13689v2, hep-th/9901001v1): papers are stored without
+# it, as arXiv's unversioned address names the latest version.
+_VERSION = re.compile(r"(?<=\d)v[1-9]\d*$")
+
+
+def unversioned_id(arxiv_id: str) -> str:
+    """'2512.13689v2' -> '2512.13689'; an id without a version as it is."""
+    return _VERSION.sub("", arxiv_id)
 
 
 def visible_papers() -> QuerySet[Paper]:
@@ -42,22 +53,57 @@ def trending_why(paper: Paper) -> str:
     return getattr(getattr(paper, "trending", None), "why", "") or ""
 
 
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """When `day` starts and the next one starts, in the site's time zone: a range on
+    `published` uses its index, where `published__date` computes a date for every row."""
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start, timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
 def on_day(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
-    """A day's papers: published that day, featured on Hugging Face that day, or pinned to it."""
+    """A day's papers: published that day, featured on Hugging Face that day, or pinned to it.
+    Each part through its own index (no join, so no DISTINCT over every row)."""
+    start, end = day_bounds(day)
+    signalled = TrendingSignal.objects.filter(featured_on=day).values_list("paper_id", flat=True)
     return papers.filter(
-        Q(published__date=day) | Q(signals__featured_on=day) | Q(featured_on=day)
-    ).distinct()
+        Q(published__gte=start, published__lt=end) | Q(pk__in=list(signalled)) | Q(featured_on=day)
+    )
+
+
+def _days_since(since: date) -> set[date]:
+    start, _ = day_bounds(since)
+    recent = visible_papers().filter(published__gte=start)
+    published = recent.annotate(day=TruncDate("published")).values_list("day", flat=True)
+    # Leaving the few hidden papers out (their own index) rather than joining the visible ones.
+    hidden = Paper.objects.filter(hidden=True).values("pk")
+    featured = TrendingSignal.objects.filter(featured_on__gte=since).exclude(paper__in=hidden)
+    # A pin to a day still to come waits for it: it must not become the newest day now.
+    pinned = visible_papers().filter(featured_on__range=(since, timezone.localdate()))
+    pinned = pinned.values_list("featured_on", flat=True)
+    days = set(published.order_by().distinct()) | set(pinned.order_by().distinct())
+    return days | set(featured.values_list("featured_on", flat=True).order_by().distinct())
+
+
+def featured_on(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
+    """Papers featured that day on Hugging Face Daily Papers or pinned to it by an editor."""
+    return papers.filter(Q(signals__featured_on=day) | Q(featured_on=day)).distinct()
 
 
 def days_with_papers(*, limit: int = 60) -> list[date]:
-    """Days that have any visible paper, newest first (arXiv announces nothing on weekends)."""
-    published = visible_papers().annotate(day=TruncDate("published")).values_list("day", flat=True)
-    featured = TrendingSignal.objects.filter(paper__hidden=False).values_list(
-        "featured_on", flat=True
-    )
-    pinned = visible_papers().exclude(featured_on=None).values_list("featured_on", flat=True)
-    days = set(published.distinct()) | set(featured.distinct()) | set(pinned.distinct())
-    return sorted(days, reverse=True)[:limit]
+    """Days that have any visible paper, newest first (arXiv announces nothing on weekends).
+    Read over a window back from the newest paper (an index range, not every paper ever),
+    widened only while it holds fewer than `limit` days and older papers exist."""
+    newest = visible_papers().order_by("-published").values_list("published", flat=True).first()
+    if newest is None:
+        return []
+    span = timedelta(days=2 * limit)  # arXiv announces on 5 days a week
+    while True:
+        since = timezone.localdate(newest - span)
+        days = _days_since(since)
+        older = visible_papers().filter(published__lt=day_bounds(since)[0])
+        if len(days) >= limit or not older.exists():
+            return sorted(days, reverse=True)[:limit]
+        span *= 4
 
 
 def latest_day() -> date | None:

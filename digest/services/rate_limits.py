@@ -2,20 +2,48 @@
 window, so a check costs two cache operations whatever the limit; and the client IP that every
 limit (signup, reports, the API, admin logins) counts by."""
 
+import ipaddress
 import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from ipware import get_client_ip
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# One IPv6 customer (a home line, a VM) holds a whole /64: counted by address, it would get
+# 2**64 budgets.
+IPV6_BUCKET_PREFIX = 64
+
+
+def _address(request: HttpRequest) -> str:
+    # Behind TRUSTED_PROXY_COUNT proxies, the entry of CLIENT_IP_HEADER written by the first
+    # of them (each proxy appends the address it saw, the last one's is REMOTE_ADDR: ipware
+    # counts the proxies listed in the header). What a client wrote before it is ignored;
+    # without proxies, or a shorter chain than configured, the socket's address.
+    if proxies := settings.TRUSTED_PROXY_COUNT:
+        address, _routable = get_client_ip(
+            request,
+            proxy_count=proxies - 1,
+            request_header_order=[settings.CLIENT_IP_HEADER],
+            strict=False,
+        )
+        if address:
+            return address
+    return request.META.get("REMOTE_ADDR", "")
 
 
 def client_ip(request: HttpRequest) -> str:
-    # Behind a proxy the header it sets (CLIENT_IP_HEADER), whose last entry is the one the
-    # proxy wrote itself; otherwise the socket's address, which a client cannot choose.
-    raw = request.META.get(settings.CLIENT_IP_HEADER or "REMOTE_ADDR", "")
-    return raw.split(",")[-1].strip() or "unknown"
+    """The client as every limit (signup, reports, the API, admin logins) counts it: its
+    address, or for IPv6 its /64 network."""
+    raw = _address(request)
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw or "unknown"
+    if address.version == 6 and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_BUCKET_PREFIX}", strict=False))
+    return str(getattr(address, "ipv4_mapped", None) or address)
 
 
 def parse_rate(rate: str) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from django.db.models import Count, Max, QuerySet
 from digest.models import Paper
 from digest.services.embedding.index import paper_index
 from digest.services.embedding.papers import current_embedder
-from digest.services.papers import visible_papers, with_cards
+from digest.services.papers import featured_on, visible_papers, with_cards
 from digest.services.ranking.lexical import LexicalIndex, tokens
 
 # A title holding the whole query, word for word, outranks any other match.
@@ -74,6 +74,7 @@ def filtered_papers(
     has_code: bool | None = None,
     published_after: date | None = None,
     published_before: date | None = None,
+    featured_day: date | None = None,
 ) -> QuerySet[Paper]:
     papers = visible_papers()
     if category:
@@ -84,6 +85,8 @@ def filtered_papers(
         papers = papers.filter(published__date__gte=published_after)
     if published_before:
         papers = papers.filter(published__date__lte=published_before)
+    if featured_day:
+        papers = featured_on(papers, featured_day)
     return papers.distinct()
 
 
@@ -135,6 +138,7 @@ def search_papers(
     has_code: bool | None = None,
     published_after: date | None = None,
     published_before: date | None = None,
+    featured_day: date | None = None,
     limit: int = 50,
 ) -> list[SearchHit]:
     query = " ".join(query.split())[:MAX_QUERY_LENGTH]
@@ -145,8 +149,9 @@ def search_papers(
         has_code=has_code,
         published_after=published_after,
         published_before=published_before,
+        featured_day=featured_day,
     )
-    filters = (category, has_code, published_after, published_before)
+    filters = (category, has_code, published_after, published_before, featured_day)
     has_filters = any(value is not None for value in filters)
     allowed = set(papers.values_list("pk", flat=True)) if has_filters else None
     semantic, query_vector = _semantic_scores(query, allowed, k=OVERSAMPLE * limit)

@@ -4,7 +4,10 @@ The state changes themselves belong to the subscriptions and delivery services; 
 only adds who did it. Emails are queued by the caller once the change is committed.
 """
 
+from dataclasses import dataclass
+
 from django.db import transaction
+from django.utils import timezone
 
 from digest.models import AuditLog, Delivery, Subscriber
 from digest.services import subscriptions
@@ -56,18 +59,34 @@ def confirmations_to_resend(*, subscriber_ids: list[int], actor: Actor) -> list[
     return [subscriber.pk for subscriber in pending]
 
 
-def retry_failed_deliveries(*, delivery_ids: list[int], actor: Actor) -> list[int]:
-    """Failed deliveries back to pending with a fresh attempt count; returns their ids for the
-    caller to queue. Deliveries needing review (maybe sent) are never retried from here."""
+@dataclass(frozen=True)
+class Retried:
+    delivery_ids: list[int]
+    # Failed deliveries left alone: their readers paused (by bounces, often) or left.
+    inactive: int
+
+
+def retry_failed_deliveries(*, delivery_ids: list[int], actor: Actor) -> Retried:
+    """Failed deliveries of active readers back to pending with a fresh attempt count and
+    planning time (the scheduler gives up on a digest a day after planning); returns their
+    ids for the caller to queue. Deliveries needing review (maybe sent) are never retried
+    from here, nor those of readers not active: sending drops a pending digest of a reader
+    who is not, and with it the record of why a reader was paused."""
     with transaction.atomic():
         failed = list(
             Delivery.objects.select_for_update().filter(
                 pk__in=delivery_ids, state=Delivery.State.FAILED
             )
         )
-        ids = [delivery.pk for delivery in failed]
+        active = set(
+            Subscriber.objects.filter(
+                pk__in={d.subscriber_id for d in failed}, status=Subscriber.Status.ACTIVE
+            ).values_list("pk", flat=True)
+        )
+        retried = [delivery for delivery in failed if delivery.subscriber_id in active]
+        ids = [delivery.pk for delivery in retried]
         Delivery.objects.filter(pk__in=ids).update(
-            state=Delivery.State.PENDING, error="", attempts=0
+            state=Delivery.State.PENDING, error="", attempts=0, created_at=timezone.now()
         )
         AuditLog.objects.bulk_create(
             audit_entry(
@@ -78,6 +97,6 @@ def retry_failed_deliveries(*, delivery_ids: list[int], actor: Actor) -> list[in
                 after={"state": Delivery.State.PENDING, "error": ""},
                 reason="",
             )
-            for delivery in failed
+            for delivery in retried
         )
-    return ids
+    return Retried(delivery_ids=ids, inactive=len(failed) - len(retried))

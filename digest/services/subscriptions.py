@@ -3,7 +3,8 @@
 Every link we mail is signed with `django.core.signing`, each purpose with its own salt, so a
 token made for one purpose never works for another. Tokens carry ids only: an address never
 appears in a URL (URLs end up in logs). Only the confirmation link expires; unsubscribe,
-preferences and feedback links must keep working in old emails.
+preferences and feedback links keep working in old emails until the reader signs them all out
+(a per-reader generation in every token); unsubscribe links work even then.
 """
 
 import hashlib
@@ -17,15 +18,19 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from digest.models import DeliveryItem, Paper, PaperFeedback, Subscriber
+from digest.services.personal_feed import revoke_feed_token
 from digest.services.ranking.digests import forget_interests, record_feedback
+from digest.services.send_times import next_send_at
 
 CONFIRM_SALT = "digest.subscriptions.confirm"
 PREFERENCES_SALT = "digest.subscriptions.preferences"
 UNSUBSCRIBE_SALT = "digest.subscriptions.unsubscribe"
 FEEDBACK_SALT = "digest.subscriptions.feedback"
+SIGNED_OUT = "This link was signed out: use the one in your latest digest."
 # The last part of a feedback link, and what it records.
 FEEDBACK_ANSWERS = {"more": PaperFeedback.Kind.LIKE, "less": PaperFeedback.Kind.DISLIKE}
 
@@ -98,34 +103,44 @@ def confirm_token(*, subscriber_id: int) -> str:
     return signing.dumps(subscriber_id, salt=CONFIRM_SALT)
 
 
-def preferences_token(*, subscriber_id: int) -> str:
-    return signing.dumps(subscriber_id, salt=PREFERENCES_SALT)
+def _signed(subscriber: Subscriber, *parts: int, salt: str) -> str:
+    # The generation comes last: links from before generations end without one (see _unpack).
+    return signing.dumps([subscriber.pk, *parts, subscriber.link_generation], salt=salt)
 
 
-def unsubscribe_token(*, subscriber_id: int) -> str:
-    return signing.dumps(subscriber_id, salt=UNSUBSCRIBE_SALT)
+def preferences_token(*, subscriber: Subscriber) -> str:
+    return _signed(subscriber, salt=PREFERENCES_SALT)
 
 
-def feedback_token(*, subscriber_id: int, delivery_id: int) -> str:
+def unsubscribe_token(*, subscriber: Subscriber) -> str:
+    return _signed(subscriber, salt=UNSUBSCRIBE_SALT)
+
+
+def feedback_token(*, subscriber: Subscriber, delivery_id: int) -> str:
     """One token per digest: its "more / less like this" links name the paper and the answer
     after it, and only papers of that digest are accepted."""
-    return signing.dumps([subscriber_id, delivery_id], salt=FEEDBACK_SALT)
+    return _signed(subscriber, delivery_id, salt=FEEDBACK_SALT)
 
 
-def _load(token: str, *, salt: str, ids: int = 1, max_age: float | None = None) -> list[int]:
-    """The ids a token of ours carries. A genuine signature over another shape (a list where
-    an id belongs, a string) is as unusable as a forged one, never a crash."""
+def _load(
+    token: str, *, salt: str, ids: int = 1, generation: bool = False, max_age: float | None = None
+) -> tuple[list[int], int]:
+    """The ids a token of ours carries and, for links that have one, its generation: a link
+    mailed before generations existed (the bare subscriber id, or [subscriber, delivery]) is
+    of generation 0. A genuine signature over another shape (a list where an id belongs, a
+    string) is as unusable as a forged one, never a crash."""
     try:
         value = signing.loads(token, salt=salt, max_age=max_age)
     except signing.SignatureExpired as exc:
         raise ExpiredLink("This confirmation link has expired.") from exc
     except signing.BadSignature as exc:
         raise LinkError(DAMAGED) from exc
-    values = value if isinstance(value, list) and ids > 1 else [value]
+    values = value if isinstance(value, list) and (ids > 1 or generation) else [value]
+    sizes = (ids, ids + 1) if generation else (ids,)
     # bool is an int to Python, never to us.
-    if len(values) != ids or any(type(v) is not int for v in values):
+    if len(values) not in sizes or any(type(v) is not int for v in values):
         raise LinkError(DAMAGED)
-    return values
+    return values[:ids], values[ids] if len(values) > ids else 0
 
 
 def _subscriber(subscriber_id: int) -> Subscriber:
@@ -135,11 +150,37 @@ def _subscriber(subscriber_id: int) -> Subscriber:
     return subscriber
 
 
-def subscriber_for(*, token: str, purpose: str) -> Subscriber:
-    """The subscriber a preferences or unsubscribe link was made for."""
+@dataclass(frozen=True)
+class ManageLink:
+    subscriber: Subscriber
+    # False once the reader signed out all links made before (sign_out_links).
+    current: bool
+
+
+def manage_link(*, token: str, purpose: str) -> ManageLink:
+    """The subscriber a preferences or unsubscribe link was made for, and whether it is
+    still current."""
     salt = {"preferences": PREFERENCES_SALT, "unsubscribe": UNSUBSCRIBE_SALT}[purpose]
-    (subscriber_id,) = _load(token, salt=salt)
-    return _subscriber(subscriber_id)
+    (subscriber_id,), generation = _load(token, salt=salt, generation=True)
+    subscriber = _subscriber(subscriber_id)
+    return ManageLink(subscriber, current=generation == subscriber.link_generation)
+
+
+def subscriber_for(*, token: str, purpose: str) -> Subscriber:
+    """The subscriber a preferences or unsubscribe link was made for. A signed-out link only
+    unsubscribes: RFC 8058 clients may POST from an old email weeks later."""
+    link = manage_link(token=token, purpose=purpose)
+    if not link.current and purpose != "unsubscribe":
+        raise LinkError(SIGNED_OUT)
+    return link.subscriber
+
+
+def sign_out_links(*, subscriber_id: int) -> None:
+    """Every preferences, feedback and feed link made so far stops working (a forwarded
+    digest gave them away); the next emails carry new ones. Unsubscribe links still
+    unsubscribe."""
+    Subscriber.objects.filter(pk=subscriber_id).update(link_generation=F("link_generation") + 1)
+    revoke_feed_token(subscriber_id=subscriber_id)
 
 
 def feedback_for(*, token: str, paper_id: str, answer: str) -> tuple[Subscriber, Paper, str]:
@@ -148,7 +189,9 @@ def feedback_for(*, token: str, paper_id: str, answer: str) -> tuple[Subscriber,
     kind = FEEDBACK_ANSWERS.get(answer)
     if kind is None:
         raise LinkError(DAMAGED)
-    subscriber_id, delivery_id = _load(token, salt=FEEDBACK_SALT, ids=2)
+    (subscriber_id, delivery_id), generation = _load(
+        token, salt=FEEDBACK_SALT, ids=2, generation=True
+    )
     item = DeliveryItem.objects.filter(
         delivery_id=delivery_id, delivery__subscriber_id=subscriber_id, paper_id=paper_id
     ).first()
@@ -157,7 +200,10 @@ def feedback_for(*, token: str, paper_id: str, answer: str) -> tuple[Subscriber,
     paper = Paper.objects.filter(pk=paper_id, hidden=False).first()
     if paper is None:
         raise LinkError("This paper is no longer listed.")
-    return _subscriber(subscriber_id), paper, kind
+    subscriber = _subscriber(subscriber_id)
+    if generation != subscriber.link_generation:
+        raise LinkError(SIGNED_OUT)
+    return subscriber, paper, kind
 
 
 # --- Mail limits (the shared cache: Redis in production) ---------------------------------
@@ -172,9 +218,23 @@ def _may_email(email: str) -> bool:
 # --- Signup and confirmation -------------------------------------------------------------
 
 
+def _reschedule(subscriber: Subscriber, *, planned_zone: str) -> None:
+    """The next send instant for the reader's hour and zone now; the stored one was computed
+    in `planned_zone`."""
+    subscriber.next_digest_at = next_send_at(
+        planned=subscriber.next_digest_at,
+        planned_zone=planned_zone,
+        hour=subscriber.delivery_hour,
+        zone_name=subscriber.timezone,
+        now=timezone.now(),
+    )
+
+
 def _apply(subscriber: Subscriber, preferences: Preferences) -> None:
+    planned_zone = subscriber.timezone
     for name, value in asdict(preferences).items():
         setattr(subscriber, name, value)
+    _reschedule(subscriber, planned_zone=planned_zone)
 
 
 def subscribe(*, email: str, preferences: Preferences) -> Signup | None:
@@ -219,7 +279,7 @@ def confirmation_for(*, token: str) -> Subscriber:
     """The subscriber a confirmation link is for, if the link is genuine, fresh and still
     means something (raises ExpiredLink or LinkError)."""
     max_age = settings.CONFIRM_LINK_MAX_AGE_HOURS * 3600
-    (subscriber_id,) = _load(token, salt=CONFIRM_SALT, max_age=max_age)
+    (subscriber_id,), _ = _load(token, salt=CONFIRM_SALT, max_age=max_age)
     subscriber = _subscriber(subscriber_id)
     if subscriber.status == Status.UNSUBSCRIBED:
         raise LinkError("You unsubscribed after this link was sent: sign up again to come back.")
@@ -232,14 +292,15 @@ def confirm(*, token: str) -> Subscriber:
     if subscriber.status == Status.PENDING:
         subscriber.status = Status.ACTIVE
         subscriber.confirmed_at = timezone.now()
-        subscriber.save(update_fields=["status", "confirmed_at"])
+        _reschedule(subscriber, planned_zone=subscriber.timezone)
+        subscriber.save(update_fields=["status", "confirmed_at", "next_digest_at"])
     return subscriber
 
 
 def renew_confirmation(*, token: str) -> Signup | None:
     """A fresh confirmation email for the reader of an expired link (the signature must still
     be ours); None when there is nothing to send or it was sent too recently."""
-    (subscriber_id,) = _load(token, salt=CONFIRM_SALT)
+    (subscriber_id,), _ = _load(token, salt=CONFIRM_SALT)
     subscriber = _subscriber(subscriber_id)
     if subscriber.status != Status.PENDING or not _may_email(subscriber.email):
         return None
@@ -250,9 +311,11 @@ def renew_confirmation(*, token: str) -> Signup | None:
 
 
 def update_preferences(*, subscriber_id: int, preferences: Preferences) -> Subscriber:
-    subscriber = Subscriber.objects.get(pk=subscriber_id)
-    _apply(subscriber, preferences)
-    subscriber.save()
+    # Locked: the planner moving the next send instant meanwhile must not undo the change.
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber_id)
+        _apply(subscriber, preferences)
+        subscriber.save()
     # The cached interest vector no longer describes this reader.
     forget_interests(subscriber_id=subscriber_id)
     return subscriber

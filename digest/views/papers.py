@@ -5,10 +5,15 @@ from datetime import date
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from digest.models import Category
-from digest.services.papers import days_with_papers, visible_papers, with_cards
+from digest.services.papers import (
+    days_with_papers,
+    unversioned_id,
+    visible_papers,
+    with_cards,
+)
 from digest.services.rate_limits import client_ip, hit, parse_rate
 from digest.services.search import related_papers, search_papers
 from digest.services.trending import trending_papers
@@ -55,6 +60,9 @@ def trending(request: HttpRequest) -> HttpResponse:
 
 
 def paper_detail(request: HttpRequest, arxiv_id: str) -> HttpResponse:
+    if (unversioned := unversioned_id(arxiv_id)) != arxiv_id:
+        # One address per paper (links shared with a version still arrive).
+        return redirect("paper-detail", arxiv_id=unversioned, permanent=True)
     paper = get_object_or_404(with_cards(visible_papers()), pk=arxiv_id)
     related = related_papers(paper=paper, limit=5)
     return render(request, "digest/paper_detail.html", {"paper": paper, "related": related})

@@ -85,7 +85,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         if request.method == "POST":
             subscriber = subscriptions.confirm(token=token)
-            manage = subscriptions.preferences_token(subscriber_id=subscriber.pk)
+            manage = subscriptions.preferences_token(subscriber=subscriber)
             return render(request, "subscriptions/confirmed.html", {"token": manage})
         subscriptions.confirmation_for(token=token)
     except ExpiredLink as error:
@@ -169,6 +169,11 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         subscriber = subscriptions.subscriber_for(token=token, purpose="preferences")
     except LinkError as error:
         return _bad_link(request, error)
+    if request.method == "POST" and request.POST.get("action") == "sign-out-links":
+        subscriptions.sign_out_links(subscriber_id=subscriber.pk)
+        # No new link on the page: whoever pressed the button may be the one who should
+        # not have one. The reader's next email brings them.
+        return render(request, "subscriptions/signed_out.html")
     form = None
     if request.method == "POST" and subscriber.status != Subscriber.Status.UNSUBSCRIBED:
         form = _save_preferences(request, subscriber)
@@ -178,7 +183,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "form": form,
         "subscriber": subscriber,
-        "unsubscribe_token": subscriptions.unsubscribe_token(subscriber_id=subscriber.pk),
+        "unsubscribe_token": subscriptions.unsubscribe_token(subscriber=subscriber),
         "liked": subscriptions.liked_papers(subscriber_id=subscriber.pk),
     }
     # Shown once made: a GET (a mail scanner opening the link) creates nothing.
@@ -191,17 +196,20 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(PAGE_METHODS)
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        subscriber = subscriptions.subscriber_for(token=token, purpose="unsubscribe")
+        link = subscriptions.manage_link(token=token, purpose="unsubscribe")
     except LinkError as error:
         return _bad_link(request, error)
+    subscriber = link.subscriber
+    # A signed-out link still unsubscribes, but no longer shows whose address it is.
+    context = {"subscriber": subscriber, "show_address": link.current}
     if request.method != "POST":  # GET, or HEAD from a link checker
-        return render(request, "subscriptions/unsubscribe.html", {"subscriber": subscriber})
+        return render(request, "subscriptions/unsubscribe.html", context)
     if request.POST.get("List-Unsubscribe") != ONE_CLICK:
         error = LinkError("An unsubscribe request must carry List-Unsubscribe=One-Click.")
         return _bad_link(request, error)
     subscriptions.unsubscribe(subscriber_id=subscriber.pk)
     # 200 with the answer itself, no redirect: RFC 8058 clients do not follow one.
-    return render(request, "subscriptions/unsubscribed.html", {"subscriber": subscriber})
+    return render(request, "subscriptions/unsubscribed.html", context)
 
 
 @require_http_methods(PAGE_METHODS)

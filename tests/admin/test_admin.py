@@ -3,13 +3,15 @@ code-link corrections, subscribers, deliveries, the logs; and who may not use it
 
 import importlib
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import clear_url_caches
+from django.utils import timezone
 
 from digest.models import AuditLog, CodeLink, Delivery, IngestionRun, Paper, Subscriber
+from digest.services import delivery
 from digest.services.moderation import report_problem
 from digest.services.papers import primary_code_link
 from digest.services.sources.fetch import replay
@@ -181,6 +183,16 @@ def test_feature_pins_a_paper_to_the_top_of_its_day(admin_client, client, corpus
     assert AuditLog.objects.get(action="feature").after == {"featured_on": "2026-06-12"}
 
 
+def test_the_feature_form_refuses_a_day_that_has_not_come(admin_client, papers):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    response = run_action(
+        admin_client, PAPERS, "feature", ["2512.13689"], reason="soon", day=tomorrow.isoformat()
+    )
+    assert response.status_code == 200
+    assert f"Pin to today or earlier, not {tomorrow.isoformat()}." in response.content.decode()
+    assert Paper.objects.get(pk="2512.13689").featured_on is None
+
+
 def test_the_moderation_queue_holds_flagged_and_reported_papers(admin_client, papers):
     run_action(admin_client, PAPERS, "flag", ["2512.13690"], reason="check the code link")
     report_problem(paper_id="2606.12730", reason="the repository is empty")
@@ -344,6 +356,36 @@ def test_a_failed_delivery_is_queued_again(
     assert len(queued) == 1  # one send task, queued once the change is committed
     entry = AuditLog.objects.get(action="retry-delivery")
     assert entry.before == {"state": "failed", "error": "550 5.1.1 no such user"}
+
+
+def test_a_delivery_retried_after_a_day_is_not_given_up_again(
+    admin_client, subscribers, django_capture_on_commit_callbacks
+):
+    failed = Delivery.objects.create(
+        subscriber=subscribers["active"], local_date=date(2026, 6, 12), state="failed"
+    )
+    Delivery.objects.filter(pk=failed.pk).update(created_at=timezone.now() - timedelta(days=2))
+    with django_capture_on_commit_callbacks():
+        run_action(admin_client, "/admin/digest/delivery/", "retry", [failed.pk])
+    delivery.recover(now=timezone.now())  # the scheduled repair, before the task runs
+    assert Delivery.objects.get(pk=failed.pk).state == "pending"
+
+
+def test_a_failed_delivery_of_a_paused_reader_is_kept_and_not_queued(
+    admin_client, subscribers, django_capture_on_commit_callbacks
+):
+    # Paused by repeated hard bounces: the failed digest is the record of why.
+    reader = subscribers["paused"]
+    Subscriber.objects.filter(pk=reader.pk).update(hard_bounces=3)
+    failed = Delivery.objects.create(
+        subscriber=reader, local_date=date(2026, 6, 12), state="failed", error="550 5.1.1"
+    )
+    with django_capture_on_commit_callbacks() as queued:
+        run_action(admin_client, "/admin/digest/delivery/", "retry", [failed.pk])
+    assert queued == []
+    assert Delivery.objects.get(pk=failed.pk).state == "failed"
+    page = admin_client.get("/admin/digest/delivery/").content.decode()
+    assert "1 of them for readers not active" in page
 
 
 # --- Logs --------------------------------------------------------------------------------

@@ -34,6 +34,19 @@ def test_a_cached_list_page_costs_no_query(client, corpus, django_assert_num_que
     assert again["ETag"] == first["ETag"]
 
 
+def test_unknown_query_parameters_share_one_cached_page(
+    client, corpus, redis_cache, django_assert_num_queries
+):
+    first = client.get("/api/papers/", {"category": "cs.CV", "utm_source": "mail", "q": ""})
+    # Other unknown parameters, another order: the same page, straight from Redis.
+    with django_assert_num_queries(0):
+        again = client.get("/api/papers/", {"_": "1718", "category": "cs.CV", "fbclid": "x"})
+    assert again.content == first.content
+    assert len(redis_cache.keys("api:page:*")) == 1
+    # Nor do they travel into the page's links, which every later client is given.
+    assert first.json()["next"].endswith("/api/papers/?category=cs.CV&page=2")
+
+
 def test_moderation_makes_cached_lists_stale(
     client, corpus, admin_user, django_capture_on_commit_callbacks
 ):
@@ -75,7 +88,7 @@ def test_anonymous_clients_are_throttled_per_ip(client, corpus, settings):
 
 def test_behind_a_proxy_the_configured_header_names_the_client(client, corpus, settings):
     settings.API_THROTTLE_RATE = "1/minute"
-    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    settings.CLIENT_IP_HEADER, settings.TRUSTED_PROXY_COUNT = "HTTP_X_REAL_IP", 1
     assert client.get("/api/papers/", HTTP_X_REAL_IP="198.51.100.1").status_code == 200
     assert client.get("/api/papers/", HTTP_X_REAL_IP="198.51.100.2").status_code == 200
     assert client.get("/api/papers/", HTTP_X_REAL_IP="198.51.100.1").status_code == 429

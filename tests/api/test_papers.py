@@ -103,6 +103,14 @@ def test_unknown_and_malformed_ids_are_404s_with_a_message(client, corpus):
         assert "No paper" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_versioned_id_answers_the_paper(client, corpus, version):
+    response = client.get(f"/api/papers/2512.13689{version}/")
+    assert response.status_code == 200
+    assert response.json()["arxiv_id"] == "2512.13689"
+    assert client.get("/api/papers/0000.00000v2/").status_code == 404
+
+
 def test_pages_link_to_each_other(client, corpus):
     first = client.get("/api/papers/", {"page_size": 50}).json()
     assert first["count"] == 130 and len(first["results"]) == 50
@@ -171,6 +179,18 @@ def test_q_combines_with_filters(client, corpus):
     items = every_page(client, q="large language model agents", category="cs.CV", has_code="true")
     assert items
     assert all("cs.CV" in item["categories"] and item["code_url"] for item in items)
+
+
+def test_q_with_featured_on_searches_that_days_papers(client, corpus, settings):
+    # Few enough best matches overall that none of them is from the day asked for.
+    settings.API_SEARCH_LIMIT = 5
+    query = "lightweight point cloud transformer"
+    day = {item["arxiv_id"] for item in every_page(client, featured_on="2026-06-12")}
+    overall = [item["arxiv_id"] for item in every_page(client, q=query)]
+    assert not day & set(overall)
+    items = every_page(client, q=query, featured_on="2026-06-12")
+    assert len(items) == 5
+    assert {item["arxiv_id"] for item in items} <= day
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ def test_signup_with_authors_papers_and_trending_options_then_change_them(
     liked = PaperFeedback.objects.filter(subscriber=reader, kind=PaperFeedback.Kind.LIKE)
     assert set(liked.values_list("paper_id", flat=True)) == {"2512.13690", "2512.13660"}
 
-    token = subscriptions.preferences_token(subscriber_id=reader.pk)
+    token = subscriptions.preferences_token(subscriber=reader)
     page.goto(f"{live_server.url}/preferences/{token}/")
     expect(page.locator("textarea[name=followed_authors]")).to_have_value("Susung Hong")
     expect(page.locator("input[name=trending_count]")).to_have_value("2")

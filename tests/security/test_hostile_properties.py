@@ -59,8 +59,8 @@ def site(settings_fixture):
     )
     sent = Delivery.objects.create(subscriber=reader, local_date=DAY)
     DeliveryItem.objects.create(delivery=sent, paper=paper, position=0, score=0.5)
-    ids = {"subscriber_id": reader.pk}
-    feedback = subscriptions.feedback_token(subscriber_id=reader.pk, delivery_id=sent.pk)
+    ids = {"subscriber": reader}
+    feedback = subscriptions.feedback_token(subscriber=reader, delivery_id=sent.pk)
     return [
         "/",
         "/search",

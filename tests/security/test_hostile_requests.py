@@ -57,8 +57,8 @@ def reader_links(db):
     )
     sent = Delivery.objects.create(subscriber=reader, local_date="2026-06-12")
     DeliveryItem.objects.create(delivery=sent, paper=paper, position=0, score=0.5)
-    feedback = subscriptions.feedback_token(subscriber_id=reader.pk, delivery_id=sent.pk)
-    ids = {"subscriber_id": reader.pk}
+    feedback = subscriptions.feedback_token(subscriber=reader, delivery_id=sent.pk)
+    ids = {"subscriber": reader}
     return reader, [
         f"/subscribe/confirm/{subscriptions.confirm_token(**ids)}/",
         f"/preferences/{subscriptions.preferences_token(**ids)}/",

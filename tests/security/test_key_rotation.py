@@ -28,7 +28,7 @@ def reader() -> Subscriber:
 def old_token(settings, reader: Subscriber) -> str:
     """An unsubscribe link mailed before the rotation."""
     settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = OLD_KEY, []
-    return unsubscribe_token(subscriber_id=reader.pk)
+    return unsubscribe_token(subscriber=reader)
 
 
 def rotate(settings, *, keep_old: bool) -> None:

@@ -1,6 +1,7 @@
 """Rate limits on signup, "report a problem", search and the API count per client IP, and a client
 cannot pick a fresh IP with a forwarding header: without a trusted proxy only the socket's
-address counts; with one (CLIENT_IP_HEADER), only the entry the proxy itself appended."""
+address counts; behind TRUSTED_PROXY_COUNT proxies, only the entry the first of them
+appended. IPv6 clients count by /64."""
 
 from collections.abc import Callable, Iterator
 
@@ -85,18 +86,44 @@ def endpoint(request, settings, paper) -> Callable[[Client, int, dict[str, str]]
 def test_forwarding_headers_do_not_reset_the_limit_without_a_trusted_proxy(
     client, settings, endpoint
 ):
-    settings.CLIENT_IP_HEADER = ""
+    settings.TRUSTED_PROXY_COUNT = 0
     statuses = [endpoint(client, i, spoofed(i)) for i in range(LIMIT + 2)]
     assert all(status < 400 for status in statuses[:LIMIT])
     assert statuses[LIMIT:] == [429, 429]
 
 
 def test_behind_a_trusted_proxy_only_the_address_it_saw_counts(client, settings, endpoint):
-    settings.CLIENT_IP_HEADER = PROXY
+    settings.CLIENT_IP_HEADER, settings.TRUSTED_PROXY_COUNT = PROXY, 1
     statuses = [endpoint(client, i, behind_proxy(i, "203.0.113.7")) for i in range(LIMIT + 1)]
     assert statuses[LIMIT] == 429
     # Another reader behind the same proxy has a budget of their own.
     assert endpoint(client, 99, behind_proxy(99, "203.0.113.8")) < 400
+
+
+def test_behind_a_cdn_and_a_load_balancer_each_client_has_its_own_budget(
+    client, settings, endpoint
+):
+    settings.CLIENT_IP_HEADER, settings.TRUSTED_PROXY_COUNT = PROXY, 2
+
+    def via_cdn(i: int, client_address: str) -> dict[str, str]:
+        # A forged entry, the client's address as the CDN saw it, then the CDN's edge as the
+        # load balancer saw it (REMOTE_ADDR is the load balancer).
+        return {PROXY: f"198.51.100.{i}, {client_address}, 192.0.2.{i % 2}"}
+
+    statuses = [endpoint(client, i, via_cdn(i, "203.0.113.7")) for i in range(LIMIT + 1)]
+    assert statuses[LIMIT] == 429
+    assert endpoint(client, 99, via_cdn(99, "203.0.113.8")) < 400
+
+
+def test_ipv6_clients_count_by_their_64_network(client, settings, endpoint):
+    settings.TRUSTED_PROXY_COUNT = 0
+
+    def ipv6(network: str, i: int) -> dict[str, str]:
+        return {"REMOTE_ADDR": f"2001:db8:{network}::{i + 1:x}"}
+
+    statuses = [endpoint(client, i, ipv6("1:2", i)) for i in range(LIMIT + 1)]
+    assert statuses[LIMIT] == 429
+    assert endpoint(client, 99, ipv6("1:3", 99)) < 400
 
 
 def test_a_refused_signup_says_when_to_try_again(client, settings):

@@ -7,9 +7,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from digest.models import Delivery, DeliveryItem, Subscriber
+from digest.models import Delivery, DeliveryItem, Paper, Subscriber
 from digest.services import delivery
 from digest.services.delivery import MailServerUnavailable
+from digest.services.moderation import PaperAction, moderate_papers
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db
@@ -60,14 +61,18 @@ def test_due_readers_around_midnight_utc(db):
     }
 
 
-def test_a_reader_with_a_digest_for_their_local_date_is_not_due(db):
-    tokyo = _reader("tokyo@example.org", timezone="Asia/Tokyo", delivery_hour=8)
-    Delivery.objects.create(subscriber=tokyo, local_date=date(2026, 6, 13))
-    assert delivery.due_subscribers(now=datetime(2026, 6, 12, 23, 30, tzinfo=UTC)) == {}
-    # The next local day they are due again.
-    assert delivery.due_subscribers(now=datetime(2026, 6, 13, 23, 30, tzinfo=UTC)) == {
-        date(2026, 6, 14): [tokyo.pk]
-    }
+def test_a_reader_with_a_digest_for_their_local_date_gets_no_second_one(readers):
+    Subscriber.objects.update(timezone="Asia/Tokyo", delivery_hour=8)
+    # Sent by hand earlier: send_day plans as the scheduler does.
+    delivery.plan(day=date(2026, 6, 13), subscriber_ids=[readers[0].pk])
+    Delivery.objects.update(state=State.SENT)
+    planned = delivery.schedule(now=datetime(2026, 6, 12, 23, 30, tzinfo=UTC))
+    assert sum(len(chunk) for chunk in planned) == 3
+    # Later runs that day add nothing; the next local day everyone is due again.
+    assert delivery.schedule(now=datetime(2026, 6, 13, 5, 0, tzinfo=UTC)) == []
+    planned = delivery.schedule(now=datetime(2026, 6, 13, 23, 30, tzinfo=UTC))
+    assert sum(len(chunk) for chunk in planned) == 4
+    assert Delivery.objects.filter(local_date=date(2026, 6, 14)).count() == 4
 
 
 def test_an_unknown_time_zone_falls_back_to_utc(db):
@@ -145,6 +150,44 @@ def test_a_reader_who_leaves_after_planning_gets_nothing(readers, smtp_server):
     assert not smtp_server.to(gone.email) and not smtp_server.to(paused.email)
     # Nothing went out, so nothing is marked as sent to them.
     assert not Delivery.objects.filter(subscriber__in=[gone, paused]).exists()
+
+
+def _hide(paper_ids: list[str]) -> None:
+    moderate_papers(paper_ids=paper_ids, action=PaperAction.HIDE, actor=None, reason="spam")
+
+
+def test_a_paper_hidden_after_planning_is_not_mailed(readers, smtp_server):
+    ids = _plan(readers)
+    reader = readers[0]
+    planned = list(
+        DeliveryItem.objects.filter(delivery__subscriber=reader).values_list("paper_id", flat=True)
+    )
+    _hide(planned[:1])
+    report = delivery.send_chunk(delivery_ids=ids)
+    assert report.sent == 4
+    (message,) = smtp_server.to(reader.email)
+    body = message.get_body(("plain",)).get_content()
+    hidden, shown = Paper.objects.get(pk=planned[0]), Paper.objects.get(pk=planned[1])
+    assert hidden.abs_url not in body and shown.abs_url in body
+
+
+def test_a_digest_whose_every_paper_was_hidden_is_not_sent(readers, smtp_server):
+    reader = readers[0]
+    # Other interests than the other readers', so that their digests keep papers.
+    Subscriber.objects.filter(pk=reader.pk).update(interests="video diffusion models")
+    ids = _plan(readers)
+    _hide(
+        list(
+            DeliveryItem.objects.filter(delivery__subscriber=reader).values_list(
+                "paper_id", flat=True
+            )
+        )
+    )
+    report = delivery.send_chunk(delivery_ids=ids)
+    assert (report.sent, report.skipped) == (3, 1)
+    assert not smtp_server.to(reader.email)
+    # Nothing went out: the reader has no digest for the day, so no "already sent" marks.
+    assert not Delivery.objects.filter(subscriber=reader).exists()
 
 
 def test_a_temporary_refusal_is_retried_and_then_given_up(readers, smtp_server, settings):

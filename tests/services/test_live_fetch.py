@@ -193,3 +193,38 @@ def test_a_hanging_upstream_times_out(arxiv_upstream, settings):
     arxiv_upstream.routes["/api/query"] = hang
     with pytest.raises(SourceError, match="arxiv: network error: ReadTimeout"):
         fetch_arxiv()
+
+
+def test_a_refused_repository_costs_one_link_and_the_refresh_goes_on(hf_upstream, settings, caplog):
+    fetch_huggingface(day=date(2026, 6, 12))
+    settings.GITHUB_API_URL = hf_upstream.url
+    settings.GITHUB_TOKEN = "test-token"
+    links = list(CodeLink.objects.filter(host="github.com").order_by("id"))
+    blocked, forbidden = links[0], links[1]
+    # GitHub's answers for a DMCA-blocked repository and a forbidden one (not a rate limit).
+    hf_upstream.routes[f"/repos/{blocked.owner}/{blocked.name}"] = lambda params: (
+        451,
+        {},
+        b'{"message": "Repository access blocked"}',
+    )
+    hf_upstream.routes[f"/repos/{forbidden.owner}/{forbidden.name}"] = lambda params: (
+        403,
+        {"X-RateLimit-Remaining": "4000"},
+        b'{"message": "Forbidden"}',
+    )
+    for link in links[2:]:
+        hf_upstream.routes[f"/repos/{link.owner}/{link.name}"] = lambda params: (
+            200,
+            {},
+            b'{"stargazers_count": 12345}',
+        )
+
+    outcome = refresh_stars(limit=len(links))
+
+    assert outcome.checked == len(links)
+    assert CodeLink.objects.filter(host="github.com", stars=12345).count() == len(links) - 2
+    # Both bad links count as read, so the next run starts with other links.
+    assert CodeLink.objects.filter(host="github.com", stars_checked_at=None).count() == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("HTTP 451" in w and blocked.name in w for w in warnings)
+    assert any("HTTP 403" in w and forbidden.name in w for w in warnings)

@@ -5,6 +5,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from digest.models import AuditLog, CodeLink, Paper, ProblemReport
 from digest.services.moderation import (
@@ -100,6 +101,21 @@ def test_actions_need_a_reason_and_featuring_needs_a_day(admin_user):
             paper_ids=["2512.13689"], action=PaperAction.FEATURE, actor=admin_user, reason="x"
         )
     assert not Paper.objects.filter(hidden=True).exists()
+    assert not AuditLog.objects.exists()
+
+
+def test_a_paper_cannot_be_pinned_to_a_day_that_has_not_come(admin_user):
+    replay(paths=[ARXIV_PAGES[0]])
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    with pytest.raises(ModerationError, match="today or earlier"):
+        moderate_papers(
+            paper_ids=["2512.13689"],
+            action=PaperAction.FEATURE,
+            actor=admin_user,
+            reason="next week's pick",
+            day=tomorrow,
+        )
+    assert Paper.objects.get(pk="2512.13689").featured_on is None
     assert not AuditLog.objects.exists()
 
 

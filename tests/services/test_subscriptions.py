@@ -101,7 +101,7 @@ def test_tampered_or_misused_tokens_change_nothing():
     reader = _reader(Status.PENDING)
     token = subscriptions.confirm_token(subscriber_id=reader.pk)
     forged = signing.dumps(reader.pk, salt="not-ours")
-    other_purpose = subscriptions.unsubscribe_token(subscriber_id=reader.pk)
+    other_purpose = subscriptions.unsubscribe_token(subscriber=reader)
     for bad in (token[:-2] + "xx", token.replace(":", "", 1), forged, other_purpose, ""):
         with pytest.raises(LinkError, match="damaged or incomplete"):
             subscriptions.confirm(token=bad)
@@ -121,7 +121,7 @@ def test_an_old_confirmation_link_does_not_undo_an_unsubscription():
 
 def test_a_link_of_a_deleted_subscription_says_so():
     reader = _reader(Status.ACTIVE)
-    token = subscriptions.preferences_token(subscriber_id=reader.pk)
+    token = subscriptions.preferences_token(subscriber=reader)
     reader.delete()
     with pytest.raises(LinkError, match="no longer exists"):
         subscriptions.subscriber_for(token=token, purpose="preferences")
@@ -157,7 +157,7 @@ def test_feedback_links_record_more_or_less_like_this():
     reader = _reader(Status.ACTIVE, interest_model="old-model")
     digest = Delivery.objects.create(subscriber=reader, local_date=date(2026, 6, 12))
     DeliveryItem.objects.create(delivery=digest, paper=paper, position=0, score=1, why="why")
-    token = subscriptions.feedback_token(subscriber_id=reader.pk, delivery_id=digest.pk)
+    token = subscriptions.feedback_token(subscriber=reader, delivery_id=digest.pk)
     link = {"token": token, "paper_id": paper.pk}
     assert subscriptions.give_feedback(**link, answer="more") == (paper, "like")
     assert PaperFeedback.objects.get().kind == PaperFeedback.Kind.LIKE

@@ -35,6 +35,20 @@ def test_a_lock_whose_holder_died_expires(redis_cache):
         assert next_run is True
 
 
+def test_a_run_that_outlasted_its_lock_leaves_the_next_runs_lock_alone(redis_cache):
+    with single_run("job", expires_seconds=1) as slow:
+        assert slow is True
+        time.sleep(1.5)  # the lock expired while this run went on
+        next_run = single_run("job", expires_seconds=60)
+        assert next_run.__enter__() is True
+    # The slow run ended: the lock is still the next run's, so a third one waits.
+    with single_run("job", expires_seconds=60) as third:
+        assert third is False
+    next_run.__exit__(None, None, None)
+    with single_run("job", expires_seconds=60) as after:
+        assert after is True
+
+
 @pytest.mark.django_db
 def test_an_arxiv_fetch_while_another_runs_sends_no_request(redis_cache, arxiv_upstream):
     with single_run("fetch_arxiv", expires_seconds=60):

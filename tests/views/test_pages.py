@@ -1,8 +1,9 @@
 """The public pages, on an empty database and on the recorded corpus."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from digest.models import Paper
 
@@ -33,6 +34,17 @@ def test_home_shows_the_latest_day_trending_first(client, corpus):
     assert f'href="?day={older.isoformat()}"' in html
 
 
+def test_a_pin_to_a_future_day_does_not_take_over_the_home_page(client, corpus):
+    # Pinned before pins had to be for today or earlier (or with the clock set back).
+    Paper.objects.filter(pk="2512.13689").update(
+        featured_on=timezone.localdate() + timedelta(days=3)
+    )
+    response = client.get("/")
+    assert response.context["day"] == date(2026, 6, 12)
+    assert len(response.context["page"]) == 25
+    assert response.context["newer_day"] is None
+
+
 def test_earlier_days_and_filters(client, corpus):
     response = client.get("/", {"day": "2025-12-15", "has_code": "1"})
     papers = list(response.context["page"])
@@ -54,6 +66,13 @@ def test_paper_page_has_abstract_links_signals_and_related(client, corpus):
     assert Paper.objects.get(pk="2512.13689").abstract[:60] in html
     assert len(response.context["related"]) == 5
     assert client.get("/papers/0000.00000/").status_code == 404
+
+
+def test_a_versioned_paper_address_redirects_to_the_paper(client, corpus):
+    response = client.get("/papers/2512.13689v2/")
+    assert response.status_code == 301
+    assert response["Location"] == "/papers/2512.13689/"
+    assert client.get("/papers/0000.00000v2/", follow=True).status_code == 404
 
 
 def test_hidden_papers_are_nowhere(client, corpus):

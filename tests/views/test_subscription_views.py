@@ -4,6 +4,7 @@ import re
 from datetime import date
 
 import pytest
+from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -153,7 +154,8 @@ def test_signups_are_rate_limited_per_client(submit, settings, mail):
 
 
 def test_behind_a_proxy_the_configured_header_names_the_client(submit, settings):
-    settings.SUBSCRIBE_RATE_LIMIT, settings.CLIENT_IP_HEADER = 1, "HTTP_X_REAL_IP"
+    settings.SUBSCRIBE_RATE_LIMIT, settings.TRUSTED_PROXY_COUNT = 1, 1
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
     assert submit(HTTP_X_REAL_IP="203.0.113.1").status_code == 302
     assert submit(HTTP_X_REAL_IP="203.0.113.2").status_code == 302
     assert submit(HTTP_X_REAL_IP="203.0.113.1").status_code == 429
@@ -210,7 +212,7 @@ def test_a_tampered_link_changes_nothing(submit, client, mail):
 
 
 def _preferences(reader) -> str:
-    return f"/preferences/{subscriptions.preferences_token(subscriber_id=reader.pk)}/"
+    return f"/preferences/{subscriptions.preferences_token(subscriber=reader)}/"
 
 
 def test_preferences_page_shows_and_saves_the_readers_choices(client):
@@ -283,11 +285,43 @@ def test_a_tampered_preferences_link_is_refused(client):
     assert Subscriber.objects.get().status == Status.ACTIVE
 
 
+def test_signing_out_all_links_revokes_them_but_one_click_unsubscribe_still_works(client):
+    reader = _reader()
+    preferences, unsubscribe = _preferences(reader), _unsubscribe(reader)
+    (feed,) = set(
+        re.findall(r'href="(/feeds/me/[^"]+\.rss)"', client.get(preferences).content.decode())
+    )
+    page = client.post(preferences, {"action": "sign-out-links"}).content.decode()
+    assert "signed out" in page and "ada@example.org" not in page
+
+    refused = client.get(preferences)
+    assert refused.status_code == 400 and "signed out" in refused.content.decode()
+    assert client.get(feed).status_code == 404
+    # Weeks later, from an old email: the address is not shown, unsubscribing still works.
+    asked = client.get(unsubscribe)
+    assert asked.status_code == 200 and "ada@example.org" not in asked.content.decode()
+    mailbox_provider = Client(enforce_csrf_checks=True)
+    done = mailbox_provider.post(
+        unsubscribe, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert done.status_code == 200 and "ada@example.org" not in done.content.decode()
+    assert Subscriber.objects.get().status == Status.UNSUBSCRIBED
+    # Links made since (the next digest's) work.
+    assert client.get(_preferences(Subscriber.objects.get())).status_code == 200
+
+
+def test_links_mailed_before_link_generations_keep_working(client):
+    reader = _reader()
+    # What emails sent before this release carry: the subscriber id alone.
+    token = signing.dumps(reader.pk, salt=subscriptions.PREFERENCES_SALT)
+    assert client.get(f"/preferences/{token}/").status_code == 200
+
+
 # --- One-click unsubscribe (RFC 8058) ----------------------------------------------------
 
 
 def _unsubscribe(reader) -> str:
-    return f"/unsubscribe/{subscriptions.unsubscribe_token(subscriber_id=reader.pk)}/"
+    return f"/unsubscribe/{subscriptions.unsubscribe_token(subscriber=reader)}/"
 
 
 def test_one_click_post_unsubscribes_at_once_without_cookies_or_csrf():

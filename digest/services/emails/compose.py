@@ -118,7 +118,7 @@ def confirmation_message(*, subscriber: Subscriber) -> EmailMultiAlternatives:
 
 def already_subscribed_message(*, subscriber: Subscriber) -> EmailMultiAlternatives:
     context = {
-        "preferences_url": preferences_url(subscriber_id=subscriber.pk),
+        "preferences_url": preferences_url(subscriber=subscriber),
         "paused": subscriber.status == Subscriber.Status.PAUSED,
         "site": settings.SITE_URL,
     }
@@ -145,13 +145,13 @@ def paper_url(paper_id: str) -> str:
     return absolute(_route("paper-detail").format(paper_id))
 
 
-def unsubscribe_url(*, subscriber_id: int) -> str:
-    token = unsubscribe_token(subscriber_id=subscriber_id)
+def unsubscribe_url(*, subscriber: Subscriber) -> str:
+    token = unsubscribe_token(subscriber=subscriber)
     return absolute(_route("unsubscribe").format(token))
 
 
-def preferences_url(*, subscriber_id: int) -> str:
-    token = preferences_token(subscriber_id=subscriber_id)
+def preferences_url(*, subscriber: Subscriber) -> str:
+    token = preferences_token(subscriber=subscriber)
     return absolute(_route("subscription-preferences").format(token))
 
 
@@ -245,12 +245,12 @@ def digest_message(
     """The digest of a planned delivery (its items, papers and code links prefetched).
     `parts` caches each paper's rendering across the digests of a chunk."""
     parts = {} if parts is None else parts
-    subscriber_id = delivery.subscriber_id
-    token = feedback_token(subscriber_id=subscriber_id, delivery_id=delivery.pk)
+    subscriber = delivery.subscriber
+    token = feedback_token(subscriber=subscriber, delivery_id=delivery.pk)
     # The paper and the answer are still placeholders: one route for the whole digest.
     feedback = absolute(_route("subscription-feedback", 3).format(token, "{}", "{}"))
     entries = [_entry(item, parts, feedback) for item in delivery.items.all()]
-    unsubscribe = unsubscribe_url(subscriber_id=subscriber_id)
+    unsubscribe = unsubscribe_url(subscriber=subscriber)
     paper_ids = [item.paper_id for item in delivery.items.all()]
     context = {
         "day": delivery.local_date,
@@ -258,7 +258,7 @@ def digest_message(
         "trending": [entry for entry in entries if entry.section == DeliveryItem.Section.TRENDING],
         "sections": _sections(entries),
         "archive_url": archive_url(day=delivery.local_date, paper_ids=paper_ids),
-        "preferences_url": preferences_url(subscriber_id=subscriber_id),
+        "preferences_url": preferences_url(subscriber=subscriber),
         "unsubscribe_url": unsubscribe,
         "site": settings.SITE_URL,
     }

@@ -43,7 +43,6 @@ DEFAULT_WEIGHTS = TrendingWeights()
 class TrendingResult:
     score: np.ndarray  # (P,) float64
     parts: dict[str, np.ndarray]  # PART_NAMES -> (P,) float64; they sum to `score`
-    decay: np.ndarray  # (P,) float64 in (0, 1], the factor already applied to every part
 
 
 def _counts(values: np.ndarray) -> np.ndarray:
@@ -80,7 +79,7 @@ def trending_scores(
     score = np.zeros_like(decay)
     for part in parts.values():
         score = score + part
-    return TrendingResult(score=score, parts=parts, decay=decay)
+    return TrendingResult(score=score, parts=parts)
 
 
 def _known_count(value: float | None) -> int:

@@ -14,12 +14,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from digest.codelinks import extract_code_urls
-from digest.models import Category, CodeLink, IngestionRun, Paper, StarSnapshot, TrendingSignal
+from digest.models import (
+    Category,
+    CodeLink,
+    IngestionRun,
+    Paper,
+    PaperEmbedding,
+    StarSnapshot,
+    TrendingSignal,
+)
 from digest.services.moderation import flag_unusable_code_link, review_incoming
 from digest.services.sources.records import HFRecord, PaperRecord, SourceError
 
 # Paper fields a record sets, and how to read each from a record.
 _PAPER_FIELDS = [f.name for f in fields(PaperRecord) if f.name not in {"arxiv_id", "categories"}]
+# What a paper's vector is computed from (embedder.paper_text).
+_EMBEDDED_FIELDS = ("title", "abstract")
 
 
 class Outcome(str):
@@ -90,6 +100,10 @@ def _apply(paper: Paper, values: dict) -> bool:
     return changed
 
 
+def _embedded_text(paper: Paper) -> tuple[str, ...]:
+    return tuple(getattr(paper, name) for name in _EMBEDDED_FIELDS)
+
+
 def _newest_per_id(records: Iterable[PaperRecord]) -> dict[str, PaperRecord]:
     newest: dict[str, PaperRecord] = {}
     for record in records:
@@ -120,14 +134,15 @@ def link_code(*, paper: Paper, url: str, source: str) -> CodeLink | None:
     repo = CodeLink.repo_for(url)
     if repo is None:
         return None
+    values = {"url": repo.url, "host": repo.host, "owner": repo.owner, "name": repo.name}
     link, created = CodeLink.objects.get_or_create(
-        paper=paper,
-        url=repo.url,
-        defaults={"host": repo.host, "owner": repo.owner, "name": repo.name, "source": source},
+        paper=paper, url__iexact=repo.url, defaults={**values, "source": source}
     )
     if not created and _better_source(source, link.source):
-        link.source = source
-        link.save(update_fields=["source"])
+        # The better source's spelling too (Hugging Face keeps GitHub's, text often does not).
+        for name, value in {**values, "source": source}.items():
+            setattr(link, name, value)
+        link.save(update_fields=[*values, "source"])
     return link
 
 
@@ -154,14 +169,17 @@ def store_papers(records: Iterable[PaperRecord]) -> dict[str, str]:
     """Store a batch of paper records; returns the outcome for each distinct paper."""
     newest = _newest_per_id(records)
     existing = Paper.objects.in_bulk(list(newest))
+    before = {pk: _embedded_text(paper) for pk, paper in existing.items()}
     now = timezone.now()
-    outcomes, created, changed = {}, [], []
+    outcomes, created, changed, reworded = {}, [], [], []
     for arxiv_id, record in newest.items():
         paper = existing.get(arxiv_id)
         if paper is None:
             created.append(Paper(arxiv_id=arxiv_id, **_record_values(record)))
             outcomes[arxiv_id] = Outcome.NEW
         elif _supersedes(record, paper) and _apply(paper, _record_values(record)):
+            if _embedded_text(paper) != before[arxiv_id]:
+                reworded.append(arxiv_id)
             paper.changed_at = now  # bulk_update does not apply auto_now
             changed.append(paper)
             outcomes[arxiv_id] = Outcome.UPDATED
@@ -172,6 +190,9 @@ def store_papers(records: Iterable[PaperRecord]) -> dict[str, str]:
     Paper.objects.bulk_create(created)
     if changed:
         Paper.objects.bulk_update(changed, [*_PAPER_FIELDS, "changed_at"])
+    # A vector of the old text would rank and find the paper by what it no longer says: it
+    # goes in the same transaction as the text, and the next embed run computes the new one.
+    PaperEmbedding.objects.filter(paper_id__in=reworded).delete()
     _set_categories(created + changed, newest)
     _link_code_in_text(created + changed)
     return outcomes

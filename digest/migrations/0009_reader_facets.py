@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("digest", "0002_service_models")]
+    dependencies = [("digest", "0008_paper_hidden_partial_index")]
 
     operations = [
         migrations.AddField(
