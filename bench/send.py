@@ -93,6 +93,8 @@ def make_subscribers(n: int) -> list[int]:
             email=f"reader{i}@example.org",
             status=Subscriber.Status.ACTIVE,
             interests=TOPICS[i % len(TOPICS)],
+            # A send benchmark: every reader gets a digest, the trending section at least.
+            send_when_empty=True,
         )
         for i in range(n)
     )

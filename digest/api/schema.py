@@ -22,4 +22,10 @@ def nul_bytes_are_refused(result: dict, generator, request, public) -> dict:
     for path in result["paths"].values():
         for operation in path.values():
             operation["responses"].setdefault("400", bad_request)
+            # ... and a value without one is what the API takes: say so, so that a valid
+            # request never holds one.
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if schema.get("type") == "string" and "pattern" not in schema:
+                    schema["pattern"] = "^[^\\x00]*$"
     return result

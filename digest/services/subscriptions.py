@@ -135,8 +135,13 @@ def _load(
         raise ExpiredLink("This confirmation link has expired.") from exc
     except signing.BadSignature as exc:
         raise LinkError(DAMAGED) from exc
-    values = value if isinstance(value, list) and (ids > 1 or generation) else [value]
-    sizes = (ids, ids + 1) if generation else (ids,)
+    # The shapes we ever signed: a bare id or a list of ids, the generation last if any.
+    if isinstance(value, list):
+        values, sizes = value, {ids + 1} if generation else set()
+        if ids > 1:
+            sizes.add(ids)
+    else:
+        values, sizes = [value], {1} if ids == 1 else set()
     # bool is an int to Python, never to us.
     if len(values) not in sizes or any(type(v) is not int for v in values):
         raise LinkError(DAMAGED)

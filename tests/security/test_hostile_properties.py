@@ -59,7 +59,6 @@ def site(settings_fixture):
     )
     sent = Delivery.objects.create(subscriber=reader, local_date=DAY)
     DeliveryItem.objects.create(delivery=sent, paper=paper, position=0, score=0.5)
-    ids = {"subscriber": reader}
     feedback = subscriptions.feedback_token(subscriber=reader, delivery_id=sent.pk)
     return [
         "/",
@@ -67,9 +66,9 @@ def site(settings_fixture):
         f"/papers/{paper.pk}/",
         f"/papers/{paper.pk}/report/",
         "/subscribe",
-        f"/subscribe/confirm/{subscriptions.confirm_token(**ids)}/",
-        f"/preferences/{subscriptions.preferences_token(**ids)}/",
-        f"/unsubscribe/{subscriptions.unsubscribe_token(**ids)}/",
+        f"/subscribe/confirm/{subscriptions.confirm_token(subscriber_id=reader.pk)}/",
+        f"/preferences/{subscriptions.preferences_token(subscriber=reader)}/",
+        f"/unsubscribe/{subscriptions.unsubscribe_token(subscriber=reader)}/",
         f"/feedback/{feedback}/{paper.pk}/more/",
         f"/digests/{DAY}/",
         "/feeds/trending.rss",

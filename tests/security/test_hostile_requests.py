@@ -58,11 +58,10 @@ def reader_links(db):
     sent = Delivery.objects.create(subscriber=reader, local_date="2026-06-12")
     DeliveryItem.objects.create(delivery=sent, paper=paper, position=0, score=0.5)
     feedback = subscriptions.feedback_token(subscriber=reader, delivery_id=sent.pk)
-    ids = {"subscriber": reader}
     return reader, [
-        f"/subscribe/confirm/{subscriptions.confirm_token(**ids)}/",
-        f"/preferences/{subscriptions.preferences_token(**ids)}/",
-        f"/unsubscribe/{subscriptions.unsubscribe_token(**ids)}/",
+        f"/subscribe/confirm/{subscriptions.confirm_token(subscriber_id=reader.pk)}/",
+        f"/preferences/{subscriptions.preferences_token(subscriber=reader)}/",
+        f"/unsubscribe/{subscriptions.unsubscribe_token(subscriber=reader)}/",
         f"/feedback/{feedback}/{paper.pk}/more/",
     ]
 

@@ -288,9 +288,8 @@ def test_a_tampered_preferences_link_is_refused(client):
 def test_signing_out_all_links_revokes_them_but_one_click_unsubscribe_still_works(client):
     reader = _reader()
     preferences, unsubscribe = _preferences(reader), _unsubscribe(reader)
-    (feed,) = set(
-        re.findall(r'href="(/feeds/me/[^"]+\.rss)"', client.get(preferences).content.decode())
-    )
+    made = client.post(preferences, {"action": "new-feed-token"}, follow=True)
+    (feed,) = set(re.findall(r'href="(/feeds/me/[^"]+\.rss)"', made.content.decode()))
     page = client.post(preferences, {"action": "sign-out-links"}).content.decode()
     assert "signed out" in page and "ada@example.org" not in page
 
