@@ -357,7 +357,6 @@ LOGGING = {
     # pylatexenc warns about every malformed formula in upstream text; digest.text keeps those.
     "loggers": {
         "arxiv": {"level": "WARNING"},
-        "bm25s": {"level": "WARNING"},
         "pylatexenc": {"level": "ERROR"},
         "django.security.DisallowedHost": {"filters": ["warn_without_traceback"]},
     },

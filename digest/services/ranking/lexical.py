@@ -17,6 +17,7 @@ proportion to the idf it names ("group testing" is not "testing").
 Pure module (no Django): callers pass texts and get arrays.
 """
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -25,6 +26,10 @@ import bm25s
 import numpy as np
 import scipy.sparse as sp
 from bm25s.stopwords import STOPWORDS_EN
+
+# bm25s sets its own logger to DEBUG when imported, after the settings' LOGGING has run, and
+# logs every index it builds: back to the level of the rest.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 K1, B = 1.2, 0.75
 # About the idf of a term in one document of fifty: a query must be that specific to count.
