@@ -171,6 +171,7 @@ class _Batch:
 
     facets: list[_Facet]
     readers: Readers
+    sent: list[tuple[int, int]]  # (reader row, candidate column) of papers already mailed
 
 
 def _feedback(subscribers: list[Subscriber]) -> dict[int, list[tuple[str, bool]]]:
@@ -193,6 +194,7 @@ def _batch(subscribers: list[Subscriber], candidates: Candidates) -> _Batch:
     width = len(candidates.ids)
     index = paper_index()
     feedback = _feedback(subscribers)
+    sent = _already_sent(subscribers, candidates)
     facets: list[_Facet] = []
     vectors: list[np.ndarray] = []
     negatives: list[np.ndarray] = []
@@ -229,12 +231,9 @@ def _batch(subscribers: list[Subscriber], candidates: Candidates) -> _Batch:
         followed=_cells(_followed_pairs(subscribers, candidates), width),
         restricted=torch.tensor([s.categories_only for s in subscribers], dtype=torch.bool),
         allowed=_cells(_restricted_pairs(subscribers, candidates), width),
-        exclude=_cells(
-            _already_sent(subscribers, candidates) + _judged(feedback, subscribers, candidates),
-            width,
-        ),
+        exclude=_cells(sent + _judged(feedback, subscribers, candidates), width),
     )
-    return _Batch(facets=facets, readers=readers)
+    return _Batch(facets=facets, readers=readers, sent=sent)
 
 
 def _interest_groups(facets: list[_Facet], vectors: list[np.ndarray]) -> torch.Tensor:
@@ -450,7 +449,7 @@ def pick_papers(
     titles = _liked_titles(batch.facets)
     trending_order = _trending_order(candidates)
     sent = {}
-    for row, col in _already_sent(subscribers, candidates):
+    for row, col in batch.sent:
         sent.setdefault(row, set()).add(col)
     # Plain lists once: reading tensor cells one by one costs more than the ranking itself.
     columns, scores = result.indices.tolist(), result.scores.tolist()
