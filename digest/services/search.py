@@ -27,7 +27,7 @@ MAX_QUERY_LENGTH = 500
 @dataclass(frozen=True)
 class _Corpus:
     ids: list[str]
-    titles: list[str]
+    titles: dict[str, str]  # by id
     lexical: LexicalIndex
     stamp: tuple
 
@@ -46,7 +46,7 @@ def _lexical_corpus() -> _Corpus:
             rows = list(visible_papers().order_by("pk").values_list("pk", "title", "abstract"))
             _corpus = _Corpus(
                 ids=[pk for pk, _, _ in rows],
-                titles=[title for _, title, _ in rows],
+                titles={pk: title for pk, title, _ in rows},
                 lexical=LexicalIndex.build([f"{t}\n{a}" for _, t, a in rows]),
                 stamp=stamp,
             )
@@ -117,8 +117,7 @@ def _lexical_scores(query: str, allowed: set[str] | None, *, k: int) -> tuple[di
         if allowed is None or corpus.ids[col] in allowed
     }
     best = sorted(found, key=lambda pk: -found[pk])[:k]
-    titles = dict(zip(corpus.ids, corpus.titles, strict=True))
-    in_title = {pk for pk in found if title_holds(titles[pk], query)}
+    in_title = {pk for pk in found if title_holds(corpus.titles[pk], query)}
     return {pk: found[pk] for pk in best} | {pk: found[pk] for pk in in_title}, in_title
 
 
