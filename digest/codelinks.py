@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["RepoRef", "extract_code_urls", "parse_repo_url"]
+__all__ = ["RepoRef", "extract_code_urls", "parse_repo_url", "project_page_url"]
 
 GITHUB = "github.com"
 GITLAB = "gitlab.com"
@@ -98,6 +98,26 @@ def forge_mentions(text: str) -> list[str]:
         return []
     # LaTeX escapes an underscore inside \url{} as "\_"; the URL itself has "_".
     return [match.group(0) for match in _CANDIDATE_RE.finditer(text.replace("\\_", "_"))]
+
+
+# A project's own page on GitHub Pages ("Project page: https://neu-vi.github.io/LASER/"), with
+# or without a scheme; the same rule as hosts above for what may precede it.
+_PROJECT_PAGE_RE = re.compile(
+    r"(?:https?://)?(?<![\w.@-])(?P<site>[A-Za-z0-9-]+\.github\.io)(?P<path>/[A-Za-z0-9_.~%/-]*)?",
+    re.IGNORECASE,
+)
+MAX_URL_LENGTH = 255
+
+
+def project_page_url(text: str) -> str | None:
+    """The first GitHub Pages address in ``text``, as https, without trailing punctuation."""
+    if not isinstance(text, str):
+        return None
+    for match in _PROJECT_PAGE_RE.finditer(text.replace("\\_", "_")):
+        url = f"https://{match['site'].lower()}{(match['path'] or '/').rstrip('.')}"
+        if len(url) <= MAX_URL_LENGTH:
+            return url
+    return None
 
 
 def extract_code_urls(text: str) -> list[str]:

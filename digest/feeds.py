@@ -16,6 +16,7 @@ from digest.models import Category, Paper, Subscriber
 from digest.services.papers import primary_code_link, trending_why
 from digest.services.personal_feed import PersonalPaper, latest_digest, subscriber_for_feed_token
 from digest.services.trending import trending_papers
+from digest.text import unicode_text
 
 
 def _code_link_attrs(item: dict) -> dict[str, str]:
@@ -64,7 +65,7 @@ class TrendingFeed(Feed):
         return trending_why(item)
 
     def item_title(self, item) -> str:
-        return self.paper(item).title
+        return unicode_text(self.paper(item).title)
 
     def item_link(self, item) -> str:
         return reverse("paper-detail", args=[self.paper(item).arxiv_id])

@@ -40,6 +40,12 @@ class Paper(models.Model):
     journal_ref = models.TextField(blank=True)
     doi = models.CharField(max_length=255, blank=True)
     abs_url = models.URLField(max_length=255)
+    # Title, abstract, comment and authors as upstream sent them (LaTeX source); the fields
+    # above hold them decoded (digest.text.decode_prose), math still as $...$.
+    upstream = models.JSONField(default=dict, blank=True)
+    # The project's own page: Hugging Face's projectPage, else a *.github.io address in the
+    # abstract or comment.
+    project_url = models.URLField(max_length=255, blank=True)
     pdf_url = models.URLField(max_length=255)
     # Which source the metadata came from: an arXiv record replaces a Hugging Face one.
     metadata_source = models.CharField(

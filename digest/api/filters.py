@@ -14,7 +14,8 @@ from digest.services.search import MAX_QUERY_LENGTH, search_papers
 BOOLEAN = (("true", "true"), ("false", "false"))
 
 
-def _boolean(value: str | None) -> bool | None:
+def boolean(value: str | None) -> bool | None:
+    """ "true" / "false" as the FilterSet's has_code takes them; anything else is None."""
     return {"true": True, "false": False}.get(value or "")
 
 
@@ -43,7 +44,7 @@ class PaperFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_has_code(self, papers: QuerySet[Paper], name: str, value: str) -> QuerySet[Paper]:
-        return papers.filter(code_links__isnull=not _boolean(value)).distinct()
+        return papers.filter(code_links__isnull=not boolean(value)).distinct()
 
     def filter_featured_on(self, papers: QuerySet[Paper], name: str, day: date) -> QuerySet[Paper]:
         return featured_on(papers, day)
@@ -54,7 +55,7 @@ class PaperFilter(django_filters.FilterSet):
         hits = search_papers(
             query=query,
             category=data.get("category") or None,
-            has_code=_boolean(data.get("has_code")),
+            has_code=boolean(data.get("has_code")),
             published_after=data.get("published_after"),
             featured_day=data.get("featured_on"),
             limit=settings.API_SEARCH_LIMIT,

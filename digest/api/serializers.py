@@ -9,9 +9,15 @@ from rest_framework import serializers
 from digest.models import Paper
 from digest.services.papers import latest_signal, primary_code_link, trending_why
 from digest.services.search import related_papers
+from digest.text import unicode_text
 
 
 class PaperSerializer(serializers.ModelSerializer):
+    title = serializers.SerializerMethodField(help_text="Plain Unicode text, math included")
+    abstract = serializers.SerializerMethodField(help_text="Plain Unicode text, math included")
+    project_url = serializers.SerializerMethodField(
+        allow_null=True, help_text="The project's own page (e.g. on GitHub Pages), when known"
+    )
     authors = serializers.ListField(child=serializers.CharField(), help_text="In the paper's order")
     categories = serializers.SerializerMethodField()
     code_url = serializers.SerializerMethodField(
@@ -39,12 +45,19 @@ class PaperSerializer(serializers.ModelSerializer):
             "abs_url",
             "pdf_url",
             "code_url",
+            "project_url",
             "stars",
             "upvotes",
             "trending_score",
             "why",
             "url",
         ]
+
+    def get_title(self, paper: Paper) -> str:
+        return unicode_text(paper.title)
+
+    def get_abstract(self, paper: Paper) -> str:
+        return unicode_text(paper.abstract)
 
     def get_categories(self, paper: Paper) -> list[str]:
         return [category.term for category in paper.categories.all()]
@@ -53,6 +66,10 @@ class PaperSerializer(serializers.ModelSerializer):
     def get_code_url(self, paper: Paper) -> str | None:
         link = primary_code_link(paper)
         return link.url if link else None
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_project_url(self, paper: Paper) -> str | None:
+        return paper.project_url or None
 
     def get_stars(self, paper: Paper) -> int | None:
         link = primary_code_link(paper)
@@ -77,9 +94,14 @@ class PaperSerializer(serializers.ModelSerializer):
 
 
 class RelatedPaperSerializer(serializers.ModelSerializer):
+    title = serializers.SerializerMethodField(help_text="Plain Unicode text, math included")
+
     class Meta:
         model = Paper
         fields = ["arxiv_id", "title"]
+
+    def get_title(self, paper: Paper) -> str:
+        return unicode_text(paper.title)
 
 
 class PaperDetailSerializer(PaperSerializer):

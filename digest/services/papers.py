@@ -5,13 +5,18 @@ fed or mailed.
 """
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from digest.models import CodeLink, Paper, TrendingSignal
+from digest.models import CodeLink, Paper, StarSnapshot, TrendingSignal
+from digest.text import first_sentence
+
+# "+N stars this week" and the trending score's star velocity are measured over this.
+STAR_WEEK = timedelta(days=7)
 
 # A version after an arXiv id (2512.13689v2, hep-th/9901001v1): papers are stored without
 # it, as arXiv's unversioned address names the latest version.
@@ -27,13 +32,47 @@ def visible_papers() -> QuerySet[Paper]:
     return Paper.objects.filter(hidden=False)
 
 
+def with_star_baseline(links: QuerySet[CodeLink], *, now: datetime) -> QuerySet[CodeLink]:
+    """Code links with the reading their growth is measured from (`base_stars`, `base_at`):
+    our last snapshot a week old or older, else our first one (None: never read)."""
+    snapshots = StarSnapshot.objects.filter(code_link=OuterRef("pk"))
+    week_old = snapshots.filter(taken_at__lte=now - STAR_WEEK).order_by("-taken_at")
+    first = snapshots.order_by("taken_at")
+    return links.annotate(
+        base_stars=Coalesce(
+            Subquery(week_old.values("stars")[:1]), Subquery(first.values("stars")[:1])
+        ),
+        base_at=Coalesce(
+            Subquery(week_old.values("taken_at")[:1]), Subquery(first.values("taken_at")[:1])
+        ),
+    )
+
+
 def with_cards(papers: QuerySet[Paper]) -> QuerySet[Paper]:
     """What a paper card shows, loaded in a constant number of queries."""
+    links = with_star_baseline(CodeLink.objects.order_by("id"), now=timezone.now())
     return papers.select_related("trending").prefetch_related(
         "categories",
-        Prefetch("code_links", queryset=CodeLink.objects.order_by("id")),
+        Prefetch("code_links", queryset=links),
         Prefetch("signals", queryset=TrendingSignal.objects.order_by("-featured_on")),
     )
+
+
+def stars_this_week(link: CodeLink) -> int:
+    """Stars gained since the link's baseline (`with_star_baseline`); 0 when unknown."""
+    base = getattr(link, "base_stars", None)
+    return max(0, link.stars - base) if base is not None and link.stars is not None else 0
+
+
+def summary_source(paper: Paper) -> str:
+    """One line on what the paper does, as stored (math still LaTeX): Hugging Face's summary,
+    else the abstract's first sentence."""
+    return paper.ai_summary or first_sentence(paper.abstract)
+
+
+def star_history(link: CodeLink) -> list[tuple[datetime, int]]:
+    """Our star readings of a repository, oldest first."""
+    return list(link.snapshots.order_by("taken_at").values_list("taken_at", "stars"))
 
 
 def primary_code_link(paper: Paper) -> CodeLink | None:
@@ -60,14 +99,46 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
-def on_day(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
-    """A day's papers: published that day, featured on Hugging Face that day, or pinned to it.
-    Each part through its own index (no join, so no DISTINCT over every row)."""
-    start, end = day_bounds(day)
-    signalled = TrendingSignal.objects.filter(featured_on=day).values_list("paper_id", flat=True)
+def on_days(papers: QuerySet[Paper], first: date, last: date) -> QuerySet[Paper]:
+    """Papers of the days `first` to `last`: published, featured on Hugging Face or pinned
+    then. Each part through its own index (no join, so no DISTINCT over every row)."""
+    start, end = day_bounds(first)[0], day_bounds(last)[1]
+    signalled = TrendingSignal.objects.filter(featured_on__range=(first, last))
+    signalled = signalled.values_list("paper_id", flat=True).distinct()
     return papers.filter(
-        Q(published__gte=start, published__lt=end) | Q(pk__in=list(signalled)) | Q(featured_on=day)
+        Q(published__gte=start, published__lt=end)
+        | Q(pk__in=list(signalled))
+        | Q(featured_on__range=(first, last))
     )
+
+
+def on_day(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
+    """A day's papers: published that day, featured on Hugging Face that day, or pinned to it."""
+    return on_days(papers, day, day)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The days a "trending" tab covers; `widened` when its span held too few papers."""
+
+    first: date
+    last: date
+    widened: bool
+
+
+def trending_window(*, days: int, min_papers: int) -> Window | None:
+    """The `days` up to the newest day with papers, reaching back further, to the day of the
+    `min_papers`-th newest paper, when they hold fewer: a tab is never a thin page while
+    papers exist. None when there is no visible paper."""
+    last = latest_day()
+    if last is None:
+        return None
+    first = last - timedelta(days=days - 1)
+    if on_days(visible_papers(), first, last).count() >= min_papers:
+        return Window(first=first, last=last, widened=False)
+    newest = visible_papers().order_by("-published").values_list("published", flat=True)
+    reach = list(newest[:min_papers])[-1]
+    return Window(first=min(first, timezone.localdate(reach)), last=last, widened=True)
 
 
 def _days_since(since: date) -> set[date]:

@@ -6,17 +6,26 @@ from datetime import date, datetime, timedelta
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
-from digest.models import CodeLink, Paper, StarSnapshot, TrendingScore, TrendingSignal
+from digest.models import CodeLink, Paper, TrendingScore, TrendingSignal
 from digest.services.content_version import content_changed
-from digest.services.papers import on_day, visible_papers, with_cards
-from digest.services.ranking.trending import TrendingWeights, explain, trending_scores
+from digest.services.papers import (
+    Window,
+    on_day,
+    on_days,
+    visible_papers,
+    with_cards,
+    with_star_baseline,
+)
+from digest.services.ranking.trending_formula import TrendingWeights, explain, trending_scores
 
 # Papers older than this keep their last score: their decay has made it negligible anyway.
 WINDOW_DAYS = 30
 DAY = timedelta(days=1)
+# The signals a why-line names: code and age are on every card already.
+EXPLAINED = ("upvotes", "num_comments", "stars", "star_growth")
 
 
 def _recent_paper_ids(now: datetime) -> list[str]:
@@ -36,17 +45,16 @@ def _signals(paper_ids: list[str]) -> dict[str, tuple[int, int]]:
 
 
 def _stars(paper_ids: list[str], now: datetime) -> dict[str, tuple[int, float]]:
-    """Best-known stars of each paper's repositories and their growth over the last day,
-    measured between our own snapshots (NaN when we have no reading a day old)."""
-    day_ago = StarSnapshot.objects.filter(
-        code_link=OuterRef("pk"), taken_at__lte=now - DAY
-    ).order_by("-taken_at")
-    links = CodeLink.objects.filter(paper_id__in=paper_ids, stars__isnull=False).annotate(
-        then=Subquery(day_ago.values("stars")[:1])
+    """Best-known stars of each paper's repositories and how many they gain a day, measured
+    between our own snapshots over the last week (as Papers with Code ranked by stars an
+    hour); NaN when we have read a repository only for less than a day."""
+    links = with_star_baseline(
+        CodeLink.objects.filter(paper_id__in=paper_ids, stars__isnull=False), now=now
     )
     stars: dict[str, tuple[int, float]] = {}
     for link in links:
-        growth = float("nan") if link.then is None else float(link.stars - link.then)
+        elapsed = (now - link.base_at) / DAY if link.base_at else 0.0
+        growth = (link.stars - link.base_stars) / elapsed if elapsed >= 1 else float("nan")
         best = stars.get(link.paper_id)
         if best is None or link.stars > best[0]:
             stars[link.paper_id] = (link.stars, growth)
@@ -82,7 +90,7 @@ def recompute_trending(*, now: datetime | None = None) -> int:
             paper_id=pk,
             score=float(result.score[i]),
             parts={name: float(part[i]) for name, part in result.parts.items()},
-            why=explain(**{name: column[i] for name, column in columns.items()}),
+            why=explain(**{name: columns[name][i] for name in EXPLAINED}),
             computed_at=now,
         )
         for i, pk in enumerate(paper_ids)
@@ -104,12 +112,19 @@ def _write(rows: list[TrendingScore]) -> None:
 
 
 def trending_papers(
-    *, day: date | None = None, category: str | None = None, has_code: bool | None = None
+    *,
+    day: date | None = None,
+    window: Window | None = None,
+    category: str | None = None,
+    has_code: bool | None = None,
 ) -> QuerySet[Paper]:
-    """Visible papers (of one day if given): the day's pinned papers first, then by score."""
+    """Visible papers (of one day, or of a window of days, if given): the day's pinned papers
+    first, then by score."""
     papers = visible_papers()
     if day is not None:
         papers = on_day(papers, day)
+    if window is not None:
+        papers = on_days(papers, window.first, window.last)
     if category:
         papers = papers.filter(categories__term=category)
     if has_code is not None:

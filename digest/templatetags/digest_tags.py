@@ -2,9 +2,18 @@
 
 from django import template
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
+from digest.mathml import to_mathml
 from digest.models import CodeLink, Paper, TrendingSignal
-from digest.services.papers import latest_signal, primary_code_link
+from digest.services.papers import (
+    latest_signal,
+    primary_code_link,
+    stars_this_week,
+    summary_source,
+)
+from digest.text import math_as_text, math_segments, unicode_text
 
 register = template.Library()
 
@@ -17,6 +26,16 @@ def code_link(paper: Paper) -> CodeLink | None:
 @register.filter
 def signal(paper: Paper) -> TrendingSignal | None:
     return latest_signal(paper)
+
+
+@register.filter(name="stars_this_week")
+def stars_gained(link: CodeLink) -> int:
+    return stars_this_week(link)
+
+
+@register.filter
+def summary(paper: Paper) -> str:
+    return summary_source(paper)
 
 
 @register.filter
@@ -32,3 +51,24 @@ def short_authors(authors: list[str], limit: int = 4) -> str:
     if len(authors) <= limit:
         return ", ".join(authors)
     return ", ".join(authors[:limit]) + f" et al. ({len(authors)} authors)"
+
+
+@register.filter
+def with_math(stored: str) -> SafeString:
+    """A stored title or abstract for a page: prose escaped, each formula as MathML (made
+    only from parsed, allow-listed markup; see digest.mathml)."""
+    # Safe: every piece is escaped prose or MathML rebuilt from allow-listed elements.
+    return mark_safe(
+        "".join(
+            to_mathml(segment.text, fallback=math_as_text(segment.text))
+            if segment.math
+            else escape(segment.text)
+            for segment in math_segments(stored)
+        )
+    )
+
+
+@register.filter
+def unicode(stored: str) -> str:
+    """A stored title or abstract as plain Unicode (math too), for feeds and attributes."""
+    return unicode_text(stored)

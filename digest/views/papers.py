@@ -1,4 +1,5 @@
-"""Public pages: trending papers by day, a paper, search. Server-rendered, no JavaScript."""
+"""Public pages: trending now (today, this week, this month), the day archive, a paper,
+search. Server-rendered, no JavaScript."""
 
 from datetime import date
 
@@ -7,9 +8,14 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from digest.api.filters import PaperFilter, boolean
+from digest.charts import star_history_svg
 from digest.models import Category
 from digest.services.papers import (
     days_with_papers,
+    primary_code_link,
+    star_history,
+    trending_window,
     unversioned_id,
     visible_papers,
     with_cards,
@@ -21,40 +27,67 @@ from digest.services.trending import trending_papers
 PAGE_SIZE = 25
 
 
-def _filters(request: HttpRequest) -> dict:
-    category = request.GET.get("category") or None
-    if category and not Category.objects.filter(term=category).exists():
-        category = None
-    has_code = {"1": True, "0": False}.get(request.GET.get("has_code", ""))
-    return {"category": category, "has_code": has_code}
+# The home page's tabs, as Hugging Face Papers has them: name -> (label, days covered).
+WINDOWS = {"today": ("Today", 1), "week": ("This week", 7), "month": ("This month", 30)}
+# The FilterSet's fields the pages offer (the rest is the API's).
+PAGE_FILTERS = ("category", "has_code")
 
 
-def _day(request: HttpRequest, days: list[date]) -> date | None:
-    raw = request.GET.get("day")
-    if not raw:
-        return days[0] if days else None
+def _filters(request: HttpRequest) -> PaperFilter:
+    """The category and code filters, read by the API's FilterSet (a value that does not
+    parse is left out, as a page has no 400 to give)."""
+    return PaperFilter(
+        data={name: request.GET[name] for name in PAGE_FILTERS if name in request.GET}
+    )
+
+
+def _filter_values(filters: PaperFilter) -> dict:
+    data = filters.form.cleaned_data if filters.is_valid() else {}
+    return {"category": data.get("category") or None, "has_code": boolean(data.get("has_code"))}
+
+
+def _day(request: HttpRequest) -> date:
     try:
-        return date.fromisoformat(raw)
+        return date.fromisoformat(request.GET["day"])
     except ValueError as exc:
         raise Http404("day must be YYYY-MM-DD") from exc
 
 
+def _page_context(request: HttpRequest, papers, filters: PaperFilter) -> dict:
+    page = Paginator(filters.filter_queryset(papers), PAGE_SIZE).get_page(request.GET.get("page"))
+    categories = Category.objects.filter(papers__hidden=False).distinct()[:200]
+    return {"page": page, "categories": categories, **_filter_values(filters)}
+
+
 def trending(request: HttpRequest) -> HttpResponse:
-    days = days_with_papers()
-    day = _day(request, days)
+    """Trending now over a tab's window (never a thin page), or one day of the archive."""
     filters = _filters(request)
-    papers = trending_papers(day=day, **filters) if day else visible_papers().none()
-    page = Paginator(papers, PAGE_SIZE).get_page(request.GET.get("page"))
-    older = [d for d in days if day and d < day]
-    newer = [d for d in days if day and d > day]
+    filters.is_valid()
+    days = days_with_papers()
+    if request.GET.get("day"):
+        return _archive_day(request, _day(request), days, filters)
+    tab = request.GET.get("window") if request.GET.get("window") in WINDOWS else "today"
+    window = trending_window(days=WINDOWS[tab][1], min_papers=PAGE_SIZE)
+    papers = trending_papers(window=window) if window else visible_papers().none()
     context = {
-        "page": page,
+        **_page_context(request, papers, filters),
+        "tab": tab,
+        "tabs": [(name, label) for name, (label, _) in WINDOWS.items()],
+        "window": window,
+        "days": days[:14],
+    }
+    return render(request, "digest/trending.html", context)
+
+
+def _archive_day(request: HttpRequest, day: date, days: list[date], filters) -> HttpResponse:
+    older = [d for d in days if d < day]
+    newer = [d for d in days if d > day]
+    context = {
+        **_page_context(request, trending_papers(day=day), filters),
         "day": day,
         "days": days[:14],
         "older_day": older[0] if older else None,
         "newer_day": newer[-1] if newer else None,
-        "categories": Category.objects.filter(papers__hidden=False).distinct()[:200],
-        **filters,
     }
     return render(request, "digest/trending.html", context)
 
@@ -65,7 +98,10 @@ def paper_detail(request: HttpRequest, arxiv_id: str) -> HttpResponse:
         return redirect("paper-detail", arxiv_id=unversioned, permanent=True)
     paper = get_object_or_404(with_cards(visible_papers()), pk=arxiv_id)
     related = related_papers(paper=paper, limit=5)
-    return render(request, "digest/paper_detail.html", {"paper": paper, "related": related})
+    link = primary_code_link(paper)
+    chart = star_history_svg(star_history(link)) if link else ""
+    context = {"paper": paper, "related": related, "star_chart": chart}
+    return render(request, "digest/paper_detail.html", context)
 
 
 def _date_param(request: HttpRequest, name: str) -> date | None:
@@ -77,7 +113,7 @@ def _date_param(request: HttpRequest, name: str) -> date | None:
 
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    filters = _filters(request)
+    filters = _filter_values(_filters(request))
     context = {"query": query, "hits": [], "papers": [], **filters}
     retry_after = None
     if query:

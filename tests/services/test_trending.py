@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.services.ranking.trending import (
+from digest.services.ranking.trending_formula import (
     PART_NAMES,
     TrendingWeights,
     explain,
@@ -109,31 +109,25 @@ def why(**signals) -> str:
         "num_comments": 0,
         "stars": 0,
         "star_growth": float("nan"),
-        "has_code": False,
-        "age_days": 0.0,
     }
     return explain(**{**defaults, **signals})
 
 
 def test_explain_names_every_known_signal():
-    line = why(upvotes=38, star_growth=120, stars=900, has_code=True, age_days=2.4)
-    assert (
-        line == "38 upvotes on Hugging Face, +120 stars since yesterday, code released, 2 days old"
-    )
+    line = why(upvotes=38, star_growth=120, stars=900)
+    assert line == "38 upvotes on Hugging Face, +120 stars a day"
 
 
-def test_explain_uses_singulars_and_one_day():
-    line = why(upvotes=1, num_comments=1, star_growth=1, has_code=True, age_days=1.0)
-    assert (
-        line
-        == "1 upvote on Hugging Face, 1 comment, +1 star since yesterday, code released, 1 day old"
-    )
+def test_explain_uses_singulars():
+    line = why(upvotes=1, num_comments=1, star_growth=1)
+    assert line == "1 upvote on Hugging Face, 1 comment, +1 star a day"
 
 
-def test_explain_leaves_out_zero_and_unknown_signals():
-    assert why(upvotes=None, num_comments=np.float64("nan")) == "no code released yet, today"
+def test_explain_says_nothing_when_nobody_reacted():
+    # Code and age are on the card already: a why-line of only those would repeat it.
+    assert why(upvotes=None, num_comments=np.float64("nan")) == ""
 
 
 def test_explain_falls_back_to_total_stars_without_growth():
-    line = why(stars=np.float64(12_345), star_growth=0, has_code=np.bool_(True), age_days=9)
-    assert line == "12,345 stars on GitHub, code released, 9 days old"
+    line = why(stars=np.float64(12_345), star_growth=0)
+    assert line == "12,345 stars on GitHub"

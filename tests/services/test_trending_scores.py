@@ -32,7 +32,8 @@ def test_star_growth_is_measured_between_our_own_snapshots():
     StarSnapshot.objects.create(code_link=link, stars=link.stars, taken_at=now)
     recompute_trending(now=now)
     score = TrendingScore.objects.get(paper_id=link.paper_id)
-    assert "+120 stars since yesterday" in score.why
+    # 120 stars over the two days since our first reading.
+    assert "+60 stars a day" in score.why
     assert score.parts["star_growth"] > 0
 
 

@@ -22,14 +22,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from digest.models import Delivery, DeliveryItem, Paper, Subscriber
-from digest.services.papers import primary_code_link
+from digest.services.papers import primary_code_link, summary_source
 from digest.services.subscriptions import (
     confirm_token,
     feedback_token,
     preferences_token,
     unsubscribe_token,
 )
-from digest.text import first_sentence, plain_text
+from digest.text import unicode_text
 
 STYLESHEET = "emails/email.css"
 SUBJECT_LIMIT = 150
@@ -189,15 +189,14 @@ class PaperPart:
 
 
 def summary_line(paper: Paper) -> str:
-    """One line on what the paper does: Hugging Face's summary, else the abstract's first
-    sentence; LaTeX made readable."""
-    return one_line(plain_text(paper.ai_summary or first_sentence(paper.abstract)))
+    """One line on what the paper does (`summary_source`), its math as Unicode."""
+    return one_line(unicode_text(summary_source(paper)))
 
 
 def paper_part(paper: Paper) -> PaperPart:
     context = {
         "paper": paper,
-        "title": one_line(plain_text(paper.title)),
+        "title": one_line(unicode_text(paper.title)),
         "summary": summary_line(paper),
         "url": paper_url(paper.pk),
         "code": primary_code_link(paper),

@@ -7,7 +7,13 @@ import json
 from datetime import date, datetime
 
 from digest.services.sources.arxiv_feed import abs_url, clean_text, pdf_url, split_arxiv_id
-from digest.services.sources.records import HFRecord, PaperRecord, ParsedPage, SourceError
+from digest.services.sources.records import (
+    MAX_LENGTHS,
+    HFRecord,
+    PaperRecord,
+    ParsedPage,
+    SourceError,
+)
 
 SOURCE = "huggingface"
 
@@ -33,6 +39,16 @@ def _timestamp(value: object, field: str) -> datetime:
 
 def _count(value: object) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _web_address(value: object) -> str | None:
+    """An http(s) address that fits the column, else None: a page link must not be
+    javascript: or data:, and a bad page is no reason to lose the paper."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    fits = len(value) <= MAX_LENGTHS["abs_url"]
+    return value if fits and value.lower().startswith(("https://", "http://")) else None
 
 
 def _record(item: object, *, day: date | None) -> HFRecord:
@@ -68,6 +84,7 @@ def _record(item: object, *, day: date | None) -> HFRecord:
         github_repo=paper.get("githubRepo") or None,
         github_stars=stars if isinstance(stars, int) and stars >= 0 else None,
         ai_summary=clean_text(paper.get("ai_summary")),
+        project_page=_web_address(paper.get("projectPage")),
     )
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from digest.codelinks import extract_code_urls
+from digest.codelinks import extract_code_urls, project_page_url
 from digest.models import (
     Category,
     CodeLink,
@@ -25,9 +25,12 @@ from digest.models import (
 )
 from digest.services.moderation import flag_unusable_code_link, review_incoming
 from digest.services.sources.records import HFRecord, PaperRecord, SourceError
+from digest.text import decode_prose, plain_text
 
 # Paper fields a record sets, and how to read each from a record.
 _PAPER_FIELDS = [f.name for f in fields(PaperRecord) if f.name not in {"arxiv_id", "categories"}]
+# Upstream LaTeX we decode once, here; `Paper.upstream` keeps these fields as they came.
+_DECODED_FIELDS = ("title", "abstract", "comment")
 # What a paper's vector is computed from (embedder.paper_text).
 _EMBEDDED_FIELDS = ("title", "abstract")
 
@@ -78,8 +81,13 @@ def add_counts(run: IngestionRun, counts: Counts) -> None:
 
 
 def _record_values(record: PaperRecord) -> dict:
+    """A paper's fields from a record: LaTeX accents and escapes decoded (math kept for the
+    pages to typeset), the upstream text beside them."""
     values = {name: getattr(record, name) for name in _PAPER_FIELDS}
-    values["authors"] = list(record.authors)
+    values["upstream"] = {name: values[name] for name in _DECODED_FIELDS if values[name]}
+    values["upstream"]["authors"] = list(record.authors)
+    values.update({name: decode_prose(values[name]) for name in _DECODED_FIELDS})
+    values["authors"] = [plain_text(author) for author in record.authors]
     return values
 
 
@@ -147,7 +155,11 @@ def link_code(*, paper: Paper, url: str, source: str) -> CodeLink | None:
 
 
 def _link_code_in_text(papers: list[Paper]) -> None:
+    """Repositories and a project page named in the texts (Hugging Face's page wins)."""
     for paper in papers:
+        page = project_page_url(f"{paper.abstract} {paper.comment}")
+        if page and not paper.project_url:
+            Paper.objects.filter(pk=paper.pk, project_url="").update(project_url=page)
         for source, text in (
             (CodeLink.Source.ABSTRACT, paper.abstract),
             (CodeLink.Source.COMMENT, paper.comment),
@@ -189,7 +201,7 @@ def store_papers(records: Iterable[PaperRecord]) -> dict[str, str]:
     review_incoming(new=created, changed=changed)
     Paper.objects.bulk_create(created)
     if changed:
-        Paper.objects.bulk_update(changed, [*_PAPER_FIELDS, "changed_at"])
+        Paper.objects.bulk_update(changed, [*_PAPER_FIELDS, "upstream", "changed_at"])
     # A vector of the old text would rank and find the paper by what it no longer says: it
     # goes in the same transaction as the text, and the next embed run computes the new one.
     PaperEmbedding.objects.filter(paper_id__in=reworded).delete()
@@ -227,9 +239,14 @@ def _upsert_signal(record: HFRecord) -> bool:
 def _store_hf_extras(record: HFRecord, paper: Paper, *, now) -> bool:
     """The day's signal and the GitHub repository with its stars; True if anything moved."""
     moved = _upsert_signal(record)
-    if record.ai_summary and record.ai_summary != paper.ai_summary:
-        paper.ai_summary = record.ai_summary
+    summary = decode_prose(record.ai_summary)
+    if summary and summary != paper.ai_summary:
+        paper.ai_summary = summary
         paper.save(update_fields=["ai_summary", "changed_at"])
+        moved = True
+    if record.project_page and record.project_page != paper.project_url:
+        paper.project_url = record.project_page
+        paper.save(update_fields=["project_url", "changed_at"])
         moved = True
     if record.github_repo:
         link = link_code(paper=paper, url=record.github_repo, source=CodeLink.Source.HF)

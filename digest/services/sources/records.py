@@ -77,6 +77,8 @@ class HFRecord:
     github_stars: int | None
     # Hugging Face's one-sentence summary of the paper, when it has one.
     ai_summary: str = ""
+    # The project's page as Hugging Face knows it (`projectPage`).
+    project_page: str | None = None
 
     def __post_init__(self) -> None:
         counts = (self.upvotes, self.num_comments, self.github_stars or 0)

@@ -23,10 +23,11 @@ PART_NAMES = ("upvotes", "comments", "stars", "star_growth", "code")
 @dataclass(frozen=True)
 class TrendingWeights:
     """Defaults: a Hugging Face upvote is the strongest "people are reading this" signal; a
-    repository gaining stars today (star_growth) says more than its all-time total (stars),
-    which mostly measures the lab's fame; comments often are questions, so they count half;
-    released code earns a flat bonus worth about one upvote (log1p(1) * 1.0 = 0.69). A two-day
-    half-life divides a week-old paper's score by about 11: the digest is about today."""
+    repository gaining stars (star_growth: a day, over the last week) says more than its
+    all-time total (stars), which mostly measures the lab's fame; comments often are
+    questions, so they count half; released code earns a flat bonus worth about one upvote
+    (log1p(1) * 1.0 = 0.69). A two-day half-life divides a week-old paper's score by about
+    11: the digest is about today."""
 
     upvotes: float = 1.0
     comments: float = 0.5
@@ -94,34 +95,24 @@ def _plural(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count:,} {word}"
 
 
-def _age_phrase(age_days: float) -> str:
-    days = int(max(age_days, 0.0))
-    if days == 0:
-        return "today"
-    return f"{_plural(days, 'day')} old"
-
-
 def explain(
     *,
     upvotes: float | None,
     num_comments: float | None,
     stars: float | None,
     star_growth: float | None,
-    has_code: bool,
-    age_days: float,
 ) -> str:
     """The why-line for one paper from its raw signals, e.g. "38 upvotes on Hugging Face,
-    +120 stars since yesterday, code released, 2 days old". Zero and unknown signals are left
-    out; total stars are named only when there is no growth to report."""
+    +120 stars a day". Only what people did: a paper's card already shows its code link and
+    age, so saying them again here says nothing. Zero and unknown signals are left out; total
+    stars are named only when there is no growth to report; "" when nobody has reacted yet."""
     phrases = []
     if votes := _known_count(upvotes):
         phrases.append(f"{_plural(votes, 'upvote')} on Hugging Face")
     if comments := _known_count(num_comments):
         phrases.append(_plural(comments, "comment"))
     if growth := _known_count(star_growth):
-        phrases.append(f"+{_plural(growth, 'star')} since yesterday")
+        phrases.append(f"+{_plural(growth, 'star')} a day")
     elif total := _known_count(stars):
         phrases.append(f"{_plural(total, 'star')} on GitHub")
-    phrases.append("code released" if has_code else "no code released yet")
-    phrases.append(_age_phrase(age_days))
     return ", ".join(phrases)
