@@ -52,7 +52,9 @@ def _full_paper_scans(sql: str) -> list[str]:
     return scans
 
 
-@pytest.mark.parametrize("query", ["", "?day=2025-12-15", "?day=2026-06-12&has_code=1"])
+@pytest.mark.parametrize(
+    "query", ["", "?window=month", "?day=2025-12-15", "?day=2026-06-12&has_code=true"]
+)
 def test_the_home_page_never_reads_every_paper(client, corpus, query):
     with CaptureQueriesContext(connection) as captured:
         assert client.get(f"/{query}").status_code == 200

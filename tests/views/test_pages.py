@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from digest.models import Paper
+from digest.models import Paper, TrendingSignal
 
 pytestmark = pytest.mark.django_db
 
@@ -17,21 +17,45 @@ def test_empty_site_says_there_are_no_papers_yet(client):
     assert client.get("/search?q=diffusion").status_code == 200
 
 
-def test_home_shows_the_latest_day_trending_first(client, corpus):
-    response = client.get("/")
+@pytest.mark.parametrize("window", ["today", "week", "month"])
+def test_home_is_trending_now_on_every_tab(client, corpus, window):
+    response = client.get("/", {"window": window})
     html = response.content.decode()
     assert response.status_code == 200
-    assert response.context["day"] == date(2026, 6, 12)
+    assert response.context["tab"] == window
+    assert response.context["window"].last == date(2026, 6, 12)
     papers = list(response.context["page"])
-    assert len(papers) == 25  # 30 featured that day, 25 a page
+    assert len(papers) == 25  # 30 featured that day, 25 a page: never a thin page
     scores = [paper.trending.score for paper in papers]
     assert scores == sorted(scores, reverse=True)
     assert papers[0].signals.all()[0].upvotes > 0
+    assert "<h1>Trending now</h1>" in html
+    assert 'aria-current="page"' in html
+
+
+def test_home_defaults_to_today_and_reaches_back_when_the_day_is_thin(client, corpus):
+    assert client.get("/").context["tab"] == "today"
+    # Only five papers featured that day (derived from the recorded one): the tab reaches
+    # back to the day of the 25th newest paper instead of showing five.
+    TrendingSignal.objects.exclude(
+        paper_id__in=list(
+            TrendingSignal.objects.order_by("paper_id")[:5].values_list("paper", flat=True)
+        )
+    ).delete()
+    response = client.get("/")
+    window = response.context["window"]
+    assert window.widened and window.first < date(2026, 6, 12)
+    assert len(response.context["page"]) == 25
+    assert "reaching further back" in response.content.decode()
+
+
+def test_a_day_of_the_archive_links_older_days_back_and_newer_forward(client, corpus):
+    response = client.get("/", {"day": "2026-06-12"})
+    html = response.content.decode()
     assert "Trending on Friday, 12 June 2026" in html
-    assert "upvotes on Hugging Face" in html
     older = response.context["older_day"]
     assert older < date(2026, 6, 12)
-    assert f'href="?day={older.isoformat()}"' in html
+    assert f'href="?day={older.isoformat()}">← {older:%-d %b}' in html
 
 
 def test_a_pin_to_a_future_day_does_not_take_over_the_home_page(client, corpus):
@@ -40,13 +64,12 @@ def test_a_pin_to_a_future_day_does_not_take_over_the_home_page(client, corpus):
         featured_on=timezone.localdate() + timedelta(days=3)
     )
     response = client.get("/")
-    assert response.context["day"] == date(2026, 6, 12)
+    assert response.context["window"].last == date(2026, 6, 12)
     assert len(response.context["page"]) == 25
-    assert response.context["newer_day"] is None
 
 
 def test_earlier_days_and_filters(client, corpus):
-    response = client.get("/", {"day": "2025-12-15", "has_code": "1"})
+    response = client.get("/", {"day": "2025-12-15", "has_code": "true"})
     papers = list(response.context["page"])
     assert papers and all(paper.code_links.exists() for paper in papers)
     response = client.get("/", {"day": "2025-12-15", "category": "cs.CV"})
