@@ -26,7 +26,7 @@ install-dev: $(VENV)/.dev
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
-	-$(PY) manage.py fetch_papers --offline-fallback
+	$(PY) manage.py fetch_papers --offline-fallback
 	$(PY) manage.py embed_papers
 	bin/serve
 

@@ -76,3 +76,24 @@ def test_the_real_command_exits_1_with_one_error_line(tmp_path, subprocess_env):
     error_line = result.stderr.splitlines()[0]
     assert error_line.startswith("error: huggingface: invalid JSON at line ")
     assert IngestionRun.objects.get().status == IngestionRun.Status.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_quick_start_replay_is_calm_about_the_recording_damaged_on_purpose(subprocess_env):
+    # What `make run` does without network: the recordings replayed, the cut-off one among them.
+    env = {**subprocess_env, "ARXIV_API_URL": "http://127.0.0.1:9/api/query"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "fetch_papers", "--offline-fallback"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**env, "DIGEST_REPLAY_DIR": str(DATA_DIR)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "error" not in result.stderr.lower() and "error" not in result.stdout.lower()
+    (line,) = [line for line in result.stdout.splitlines() if "truncated" in line]
+    assert line.endswith(
+        "86 new, 0 updated, 0 unchanged; damaged on purpose, to show bad input handled: "
+        "malformed XML at line 1233, column 84; kept the 86 complete entries before it"
+    )

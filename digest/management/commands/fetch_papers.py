@@ -17,6 +17,7 @@ from digest.services.sources.fetch import (
     upstream_reachable,
 )
 from digest.services.sources.ingest import Counts
+from digest.services.sources.recorded import damaged_on_purpose
 from digest.services.sources.records import SourceError
 
 
@@ -42,15 +43,25 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        self.demonstration = False
         with tqdm(unit=" papers", disable=not sys.stderr.isatty(), leave=False) as bar:
             reports = self._run(options, progress=bar.update)
+        problems = []
         for report in reports:
-            self.stdout.write(f"{report.source} ({report.origin}): {report.counts}")
-        problems = [report for report in reports if report.problem]
+            line = f"{report.source} ({report.origin}): {report.counts}"
+            if report.problem and self._expected(report):
+                line += f"; damaged on purpose, to show bad input handled: {report.problem}"
+            elif report.problem:
+                problems.append(report)
+            self.stdout.write(line)
         for report in problems:
             self.stderr.write(f"error: {report.source}: {report.problem}")
         if problems:
             raise CommandError(f"{len(problems)} of {len(reports)} sources had problems")
+
+    def _expected(self, report: RunReport) -> bool:
+        """The bundled demonstration's damaged recording, replayed by the offline fallback."""
+        return self.demonstration and damaged_on_purpose(Path(report.origin))
 
     def _run(self, options: dict, *, progress) -> list[RunReport]:
         if options["replay"]:
@@ -60,6 +71,7 @@ class Command(BaseCommand):
                 f"No network: {settings.ARXIV_API_URL} is unreachable; "
                 f"replaying recorded responses from {settings.DIGEST_REPLAY_DIR}"
             )
+            self.demonstration = True
             return self._replay([settings.DIGEST_REPLAY_DIR], progress)
         reports = []
         for source, fetch in (("arxiv", fetch_arxiv), ("hf", fetch_huggingface)):
