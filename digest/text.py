@@ -30,7 +30,7 @@ _PIECE = re.compile(
 # Characters LaTeX makes authors escape in a URL ("github.com/a/b\_c").
 _URL_ESCAPE = re.compile(r"\\([_~%&#])")
 # A link some authors put in math mode ("$\href{https://x.github.io}{\texttt{...}}$").
-_LINK_IN_MATH = re.compile(r"\\(?:href|url)\{(?P<url>[^}]*)\}.*", re.S)
+_LINK_IN_MATH = re.compile(r"\\(?:href|url)\{(?P<url>https?://[^}]*)\}.*", re.S)
 # A sentence ends at . ! ? followed by a space and a capital, digit or quote, not after a
 # common abbreviation ("e.g. the", "et al. show").
 SENTENCE_END = re.compile(
@@ -73,8 +73,10 @@ def _pieces(text: str) -> Iterator[tuple[str, str]]:
             source = match[group].strip()
             if link := _LINK_IN_MATH.fullmatch(source):
                 yield "url", link["url"]
-            else:
+            elif source:
                 yield "math", source
+            else:  # "$ $": nothing to typeset
+                yield "prose", " "
         position = match.end()
     if position < len(text):
         yield "prose", text[position:]

@@ -288,3 +288,28 @@ def test_an_overlong_signup_is_refused_with_a_form_error(client):
     assert response.status_code == 200
     assert "at most 2000 characters" in response.content.decode()
     assert not Subscriber.objects.exists()
+
+
+# --- markup smuggled through LaTeX math ---------------------------------------------------
+
+# latex2mathml copies \text{} and \href{} into its output unescaped: the pages must not.
+HOSTILE_MATH_TITLE = (
+    r'Fast $\text{<script>alert("math")</script>}$ and $\href{javascript:alert(1)}{x}$'
+)
+HOSTILE_MATH_ABSTRACT = (
+    r'We show $x^2$ and $\text{"><img src=x onerror=alert(2)>}$ and $\mathrm{</math><b>b</b>}$.'
+)
+
+
+def test_markup_in_math_is_never_markup_on_pages(client, tmp_path):
+    content = altered_daily_papers(title=HOSTILE_MATH_TITLE, summary=HOSTILE_MATH_ABSTRACT)
+    (report,) = replay(paths=[write(tmp_path, content, "daily_papers.json")])
+    assert report.problem is None
+    recompute_trending()
+    paper = Paper.objects.get(pk=json.loads(HF_DAILY.read_bytes())[0]["paper"]["id"])
+    for url in (reverse("paper-detail", args=[paper.pk]), reverse("trending")):
+        html = client.get(url).content.decode()
+        assert "<script>alert(" not in html and "<img src=x" not in html
+        assert 'href="javascript:' not in html and "<b>b</b>" not in html
+    html = client.get(reverse("paper-detail", args=[paper.pk])).content.decode()
+    assert "<msup><mi>x</mi><mn>2</mn></msup>" in html  # the harmless formula is typeset

@@ -5,12 +5,14 @@ tests/test_codelinks.py with structured documents."""
 
 import json
 import unicodedata
+from html.parser import HTMLParser
 from xml.sax.saxutils import escape
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.codelinks import extract_code_urls
+from digest.mathml import ATTRIBUTES, ELEMENTS
 from digest.services.emails.compose import SUBJECT_LIMIT, digest_subject, one_line
 from digest.services.sources.arxiv_feed import clean_text, parse_api_page, split_arxiv_id
 from digest.services.sources.huggingface import parse_daily_papers
@@ -23,6 +25,8 @@ from digest.services.sources.records import (
     ParsedPage,
     SourceError,
 )
+from digest.templatetags.digest_tags import with_math
+from digest.text import decode_prose, unicode_text
 from tests.conftest import ARXIV_PAGES, HF_DAILY
 
 # Texts rich in what breaks naive code: line and paragraph separators, control characters,
@@ -173,3 +177,42 @@ def test_an_atom_entry_with_any_text_in_any_field_gives_fitting_records_or_an_er
     page = parsed_or_refused(parse_api_page, document)
     for record in page.records if page else []:
         assert_fits(record)
+
+
+# --- LaTeX math to MathML: only allow-listed markup, whatever the source -----------------
+
+LATEX_TEXTS = st.lists(
+    st.sampled_from(list("$\\{}<>&\"'^_ ax1=/:")) | st.sampled_from(
+        [r"\text{", r"\href{", r"\mathrm{", r"\frac", "javascript:", "<script>", "</math>",
+         r"\url{", r"\(", r"\)", "$$", r"\$", r"\"o", "onerror=", "<img src=x "]
+    ),
+    max_size=30,
+).map("".join)  # fmt: skip
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(LATEX_TEXTS)
+def test_typeset_text_holds_only_allow_listed_mathml(text):
+    parser = _Tags()
+    parser.feed(str(with_math(decode_prose(text))))
+    for tag, attrs in parser.tags:
+        if tag == "span":
+            assert attrs == {"class": "math"}
+        else:
+            assert tag in ELEMENTS
+            assert set(attrs) <= ATTRIBUTES | {"xmlns"}
+
+
+@given(LATEX_TEXTS)
+def test_any_latex_decodes_to_one_line_and_reads_as_unicode(text):
+    stored = decode_prose(text)
+    assert is_one_line(stored) and is_one_line(unicode_text(stored))
