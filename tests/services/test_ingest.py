@@ -1,5 +1,6 @@
 """Replaying recorded responses into the database: counts, fields, idempotency, precedence."""
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 
@@ -175,3 +176,27 @@ def test_new_upvotes_or_stars_count_as_an_update_and_snapshot_growth():
     assert (counts.new, counts.updated, counts.unchanged) == (0, 1, 0)
     stars = list(StarSnapshot.objects.values_list("stars", flat=True))
     assert stars == [record.github_stars, record.github_stars + 40]
+
+
+def test_latex_in_names_and_titles_is_decoded_once_and_the_upstream_text_kept():
+    replay(paths=[ARXIV_RSS_TRUNCATED])
+    paper = Paper.objects.get(authors__contains=["Jörg Deigmöller"])
+    assert r"J\"org Deigm\"oller" in paper.upstream["authors"]
+    assert not any("\\" in name for p in Paper.objects.all() for name in p.authors)
+    replay(paths=[ARXIV_RSS_TRUNCATED])  # a second replay finds nothing to change
+    assert Paper.objects.get(pk=paper.pk).changed_at == paper.changed_at
+
+
+def test_math_stays_latex_for_the_pages_and_the_raw_abstract_is_kept():
+    replay(paths=[ARXIV_PAGES[0]])
+    paper = Paper.objects.get(pk="2512.13689")
+    assert "$3.6\\times$ fewer parameters" in paper.abstract
+    assert paper.upstream["abstract"].startswith(paper.abstract[:40])
+
+
+def test_project_pages_come_from_hugging_face_or_the_text():
+    replay(paths=[HF_DAILY, ARXIV_PAGES[0]])
+    item = next(i for i in json.loads(HF_DAILY.read_bytes()) if i["paper"].get("projectPage"))
+    assert Paper.objects.get(pk=item["paper"]["id"]).project_url == item["paper"]["projectPage"]
+    from_text = Paper.objects.filter(metadata_source="arxiv").exclude(project_url="")
+    assert from_text and all(".github.io/" in paper.project_url for paper in from_text)
