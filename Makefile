@@ -8,7 +8,7 @@ PIN := -c requirements/constraints.txt
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/digest
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev lint format serve clean
+.PHONY: run test install install-dev lint format serve clean screenshots
 
 $(VENV)/.base: requirements/base.in requirements/constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +33,10 @@ run: install
 test: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The README's two pictures, from the recordings, with the browser tests' headless Chromium.
+screenshots: install-dev
+	$(PY) scripts/screenshots.py --out docs
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -24,8 +24,8 @@ from digest.services.ranking.trending_formula import TrendingWeights, explain, t
 # Papers older than this keep their last score: their decay has made it negligible anyway.
 WINDOW_DAYS = 30
 DAY = timedelta(days=1)
-# The signals a why-line names: code and age are on every card already.
-EXPLAINED = ("upvotes", "num_comments", "stars", "star_growth")
+# The signals a why-line names: code, stars and age are on every card already.
+EXPLAINED = ("upvotes", "num_comments", "star_growth")
 
 
 def _recent_paper_ids(now: datetime) -> list[str]:

@@ -107,14 +107,13 @@ def why(**signals) -> str:
     defaults = {
         "upvotes": 0,
         "num_comments": 0,
-        "stars": 0,
         "star_growth": float("nan"),
     }
     return explain(**{**defaults, **signals})
 
 
 def test_explain_names_every_known_signal():
-    line = why(upvotes=38, star_growth=120, stars=900)
+    line = why(upvotes=38, star_growth=120)
     assert line == "38 upvotes on Hugging Face, +120 stars a day"
 
 
@@ -128,6 +127,5 @@ def test_explain_says_nothing_when_nobody_reacted():
     assert why(upvotes=None, num_comments=np.float64("nan")) == ""
 
 
-def test_explain_falls_back_to_total_stars_without_growth():
-    line = why(stars=np.float64(12_345), star_growth=0)
-    assert line == "12,345 stars on GitHub"
+def test_explain_says_no_growth_when_none_was_measured():
+    assert why(upvotes=2, star_growth=np.float64(0)) == "2 upvotes on Hugging Face"

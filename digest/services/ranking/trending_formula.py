@@ -99,13 +99,12 @@ def explain(
     *,
     upvotes: float | None,
     num_comments: float | None,
-    stars: float | None,
     star_growth: float | None,
 ) -> str:
     """The why-line for one paper from its raw signals, e.g. "38 upvotes on Hugging Face,
-    +120 stars a day". Only what people did: a paper's card already shows its code link and
-    age, so saying them again here says nothing. Zero and unknown signals are left out; total
-    stars are named only when there is no growth to report; "" when nobody has reacted yet."""
+    +120 stars a day": what people are doing now. A card or an email item already shows the
+    code link with its total stars, and the age, so the line does not say them again. Zero and
+    unknown signals are left out; "" when nobody has reacted yet."""
     phrases = []
     if votes := _known_count(upvotes):
         phrases.append(f"{_plural(votes, 'upvote')} on Hugging Face")
@@ -113,6 +112,4 @@ def explain(
         phrases.append(_plural(comments, "comment"))
     if growth := _known_count(star_growth):
         phrases.append(f"+{_plural(growth, 'star')} a day")
-    elif total := _known_count(stars):
-        phrases.append(f"{_plural(total, 'star')} on GitHub")
     return ", ".join(phrases)
