@@ -197,7 +197,8 @@ else:
     EMAIL_FILE_PATH = os.getenv("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
 
 # --- Celery: Redis in production, a filesystem broker for the embedded quick start ---
-CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
+# "localhost" only so that kombu does not warn about a missing host on every start.
+CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://localhost//")
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
