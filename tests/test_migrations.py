@@ -103,3 +103,37 @@ def test_existing_readers_get_a_send_instant_without_a_second_digest_today(
     tomorrow = today + timedelta(days=1)
     assert at[waiting.email] == send_at(day=today, hour=8, zone_name="Asia/Tokyo")
     assert at[served.email] == send_at(day=tomorrow, hour=8, zone_name="Asia/Tokyo")
+
+
+@pytest.fixture
+def apps_before_decoding():
+    yield from _migrated_back([("digest", "0009_reader_facets")])
+
+
+def test_papers_stored_before_decoding_are_decoded_and_keep_their_upstream_text(
+    apps_before_decoding,
+):
+    from digest.models import Paper
+    from digest.services.sources.recorded import parse_recorded
+    from tests.conftest import ARXIV_PAGES, ARXIV_RSS_TRUNCATED
+
+    OldPaper = apps_before_decoding.get_model("digest", "Paper")
+    # Two recorded papers as the old ingestion stored them: LaTeX as upstream sent it.
+    named = next(
+        r for r in parse_recorded(ARXIV_RSS_TRUNCATED.read_bytes()).records
+        if any("\\" in author for author in r.authors)
+    )  # fmt: skip
+    math = next(r for r in parse_recorded(ARXIV_PAGES[0].read_bytes()).records if "$" in r.abstract)
+    for record in (named, math):
+        OldPaper.objects.create(
+            arxiv_id=record.arxiv_id, title=record.title, abstract=record.abstract,
+            authors=list(record.authors), comment=record.comment, published=record.published,
+            updated=record.updated, abs_url=record.abs_url, pdf_url=record.pdf_url,
+        )  # fmt: skip
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes("digest"))
+    decoded = Paper.objects.get(pk=named.arxiv_id)
+    assert not any("\\" in author for author in decoded.authors)
+    assert decoded.upstream["authors"] == list(named.authors)
+    kept = Paper.objects.get(pk=math.arxiv_id)
+    assert "$" in kept.abstract and kept.upstream["abstract"] == math.abstract
