@@ -13,6 +13,7 @@ from digest.services.papers import (
     stars_this_week,
     summary_source,
 )
+from digest.services.ranking.trending_formula import PART_LABELS
 from digest.text import math_as_text, math_segments, unicode_text
 
 register = template.Library()
@@ -31,6 +32,18 @@ def signal(paper: Paper) -> TrendingSignal | None:
 @register.filter(name="stars_this_week")
 def stars_gained(link: CodeLink) -> int:
     return stars_this_week(link)
+
+
+@register.filter
+def score_parts(paper: Paper) -> list[tuple[str, int]]:
+    """The parts of a paper's trending score as (label, whole percent), largest first; the
+    parts add up to the score, so the shares say what put the paper where it is."""
+    parts = getattr(getattr(paper, "trending", None), "parts", None) or {}
+    total = sum(parts.values())
+    if total <= 0:
+        return []
+    shares = [(PART_LABELS.get(name, name), round(100 * v / total)) for name, v in parts.items()]
+    return sorted((share for share in shares if share[1] > 0), key=lambda s: -s[1])
 
 
 @register.filter

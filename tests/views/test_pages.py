@@ -1,5 +1,6 @@
 """The public pages, on an empty database and on the recorded corpus."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -89,6 +90,14 @@ def test_paper_page_has_abstract_links_signals_and_related(client, corpus):
     assert Paper.objects.get(pk="2512.13689").abstract[:60] in html
     assert len(response.context["related"]) == 5
     assert client.get("/papers/0000.00000/").status_code == 404
+
+
+def test_paper_page_explains_its_trending_score_by_parts(client, corpus):
+    html = client.get("/papers/2606.13681/").content.decode()  # 118 upvotes that day
+    (line,) = re.findall(r'<li class="score-parts">([^<]+)</li>', html)
+    assert line.startswith("Trending score from Hugging Face upvotes ")
+    shares = [int(share) for share in re.findall(r"(\d+)%", line)]
+    assert shares == sorted(shares, reverse=True) and 98 <= sum(shares) <= 102
 
 
 def test_a_versioned_paper_address_redirects_to_the_paper(client, corpus):

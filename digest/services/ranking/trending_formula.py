@@ -18,6 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 PART_NAMES = ("upvotes", "comments", "stars", "star_growth", "code")
+# What each part is called where a page explains a score.
+PART_LABELS = {
+    "upvotes": "Hugging Face upvotes",
+    "comments": "comments",
+    "stars": "GitHub stars",
+    "star_growth": "stars gained a day",
+    "code": "released code",
+}
 
 
 @dataclass(frozen=True)
