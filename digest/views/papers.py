@@ -5,6 +5,7 @@ from datetime import date
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -33,12 +34,11 @@ WINDOWS = {"today": ("Today", 1), "week": ("This week", 7), "month": ("This mont
 PAGE_FILTERS = ("category", "has_code")
 
 
-def _filters(request: HttpRequest) -> PaperFilter:
+def _filters(request: HttpRequest, papers: QuerySet | None = None) -> PaperFilter:
     """The category and code filters, read by the API's FilterSet (a value that does not
     parse is left out, as a page has no 400 to give)."""
-    return PaperFilter(
-        data={name: request.GET[name] for name in PAGE_FILTERS if name in request.GET}
-    )
+    data = {name: request.GET[name] for name in PAGE_FILTERS if name in request.GET}
+    return PaperFilter(data=data, queryset=papers)
 
 
 def _filter_values(filters: PaperFilter) -> dict:
@@ -53,24 +53,23 @@ def _day(request: HttpRequest) -> date:
         raise Http404("day must be YYYY-MM-DD") from exc
 
 
-def _page_context(request: HttpRequest, papers, filters: PaperFilter) -> dict:
-    page = Paginator(filters.filter_queryset(papers), PAGE_SIZE).get_page(request.GET.get("page"))
+def _page_context(request: HttpRequest, papers: QuerySet) -> dict:
+    filters = _filters(request, papers)
+    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     categories = Category.objects.filter(papers__hidden=False).distinct()[:200]
     return {"page": page, "categories": categories, **_filter_values(filters)}
 
 
 def trending(request: HttpRequest) -> HttpResponse:
     """Trending now over a tab's window (never a thin page), or one day of the archive."""
-    filters = _filters(request)
-    filters.is_valid()
     days = days_with_papers()
     if request.GET.get("day"):
-        return _archive_day(request, _day(request), days, filters)
+        return _archive_day(request, _day(request), days)
     tab = request.GET.get("window") if request.GET.get("window") in WINDOWS else "today"
     window = trending_window(days=WINDOWS[tab][1], min_papers=PAGE_SIZE)
     papers = trending_papers(window=window) if window else visible_papers().none()
     context = {
-        **_page_context(request, papers, filters),
+        **_page_context(request, papers),
         "tab": tab,
         "tabs": [(name, label) for name, (label, _) in WINDOWS.items()],
         "window": window,
@@ -79,11 +78,11 @@ def trending(request: HttpRequest) -> HttpResponse:
     return render(request, "digest/trending.html", context)
 
 
-def _archive_day(request: HttpRequest, day: date, days: list[date], filters) -> HttpResponse:
+def _archive_day(request: HttpRequest, day: date, days: list[date]) -> HttpResponse:
     older = [d for d in days if d < day]
     newer = [d for d in days if d > day]
     context = {
-        **_page_context(request, trending_papers(day=day), filters),
+        **_page_context(request, trending_papers(day=day)),
         "day": day,
         "days": days[:14],
         "older_day": older[0] if older else None,

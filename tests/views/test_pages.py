@@ -79,6 +79,10 @@ def test_earlier_days_and_filters(client, corpus):
         for paper in response.context["page"]
     )
     assert client.get("/", {"day": "not-a-day"}).status_code == 404
+    # The tabs filter through the same FilterSet as the API; a value it refuses is left out.
+    response = client.get("/", {"window": "week", "has_code": "true"})
+    assert all(paper.code_links.exists() for paper in response.context["page"])
+    assert client.get("/", {"window": "week", "has_code": "maybe"}).status_code == 200
 
 
 def test_paper_page_has_abstract_links_signals_and_related(client, corpus):
