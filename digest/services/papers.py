@@ -126,19 +126,18 @@ class Window:
     widened: bool
 
 
-def trending_window(*, days: int, min_papers: int) -> Window | None:
-    """The `days` up to the newest day with papers, reaching back further, to the day of the
-    `min_papers`-th newest paper, when they hold fewer: a tab is never a thin page while
-    papers exist. None when there is no visible paper."""
-    last = latest_day()
-    if last is None:
+def trending_window(*, days: int, min_papers: int, newest: date | None) -> Window | None:
+    """The `days` up to `newest` (the newest day with papers, `latest_day()`), reaching back
+    further, to the day of the `min_papers`-th newest paper, when they hold fewer: a tab is
+    never a thin page while papers exist. None when there is no visible paper."""
+    if newest is None:
         return None
-    first = last - timedelta(days=days - 1)
-    if on_days(visible_papers(), first, last).count() >= min_papers:
-        return Window(first=first, last=last, widened=False)
-    newest = visible_papers().order_by("-published").values_list("published", flat=True)
-    reach = list(newest[:min_papers])[-1]
-    return Window(first=min(first, timezone.localdate(reach)), last=last, widened=True)
+    first = newest - timedelta(days=days - 1)
+    if on_days(visible_papers(), first, newest).count() >= min_papers:
+        return Window(first=first, last=newest, widened=False)
+    published = visible_papers().order_by("-published").values_list("published", flat=True)
+    reach = list(published[:min_papers])[-1]
+    return Window(first=min(first, timezone.localdate(reach)), last=newest, widened=True)
 
 
 def _days_since(since: date) -> set[date]:

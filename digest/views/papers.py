@@ -66,7 +66,8 @@ def trending(request: HttpRequest) -> HttpResponse:
     if request.GET.get("day"):
         return _archive_day(request, _day(request), days)
     tab = request.GET.get("window") if request.GET.get("window") in WINDOWS else "today"
-    window = trending_window(days=WINDOWS[tab][1], min_papers=PAGE_SIZE)
+    newest = days[0] if days else None
+    window = trending_window(days=WINDOWS[tab][1], min_papers=PAGE_SIZE, newest=newest)
     papers = trending_papers(window=window) if window else visible_papers().none()
     context = {
         **_page_context(request, papers),
