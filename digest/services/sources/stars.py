@@ -5,7 +5,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-import requests
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
