@@ -10,6 +10,7 @@ from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from digest.models import CodeLink, Paper, StarSnapshot, TrendingScore, TrendingSignal
+from digest.services.code_status import with_code_status
 from digest.services.content_version import content_changed
 from digest.services.papers import on_day, visible_papers, with_cards
 from digest.services.ranking.trending import TrendingWeights, explain, trending_scores
@@ -104,7 +105,11 @@ def _write(rows: list[TrendingScore]) -> None:
 
 
 def trending_papers(
-    *, day: date | None = None, category: str | None = None, has_code: bool | None = None
+    *,
+    day: date | None = None,
+    category: str | None = None,
+    has_code: bool | None = None,
+    code_status: str | None = None,
 ) -> QuerySet[Paper]:
     """Visible papers (of one day if given): the day's pinned papers first, then by score."""
     papers = visible_papers()
@@ -114,6 +119,8 @@ def trending_papers(
         papers = papers.filter(categories__term=category)
     if has_code is not None:
         papers = papers.filter(code_links__isnull=not has_code)
+    if code_status:
+        papers = with_code_status(papers, code_status)
     pinned = Case(When(featured_on=day, then=Value(1)), default=Value(0)) if day else Value(0)
     ordered = papers.distinct().annotate(pinned=pinned)
     return with_cards(

@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from digest.models import Category
+from digest.models import Category, Paper
 from digest.services.papers import (
     days_with_papers,
     unversioned_id,
@@ -39,10 +39,16 @@ def _day(request: HttpRequest, days: list[date]) -> date | None:
         raise Http404("day must be YYYY-MM-DD") from exc
 
 
+def _code_status(request: HttpRequest) -> str | None:
+    """The code-status filter of the trending page, as the API's `code_status`."""
+    value = request.GET.get("code_status", "")
+    return value if value in Paper.CodeStatus.values else None
+
+
 def trending(request: HttpRequest) -> HttpResponse:
     days = days_with_papers()
     day = _day(request, days)
-    filters = _filters(request)
+    filters = {**_filters(request), "code_status": _code_status(request)}
     papers = trending_papers(day=day, **filters) if day else visible_papers().none()
     page = Paginator(papers, PAGE_SIZE).get_page(request.GET.get("page"))
     older = [d for d in days if day and d < day]
@@ -54,6 +60,7 @@ def trending(request: HttpRequest) -> HttpResponse:
         "older_day": older[0] if older else None,
         "newer_day": newer[-1] if newer else None,
         "categories": Category.objects.filter(papers__hidden=False).distinct()[:200],
+        "code_statuses": Paper.CodeStatus.choices,
         **filters,
     }
     return render(request, "digest/trending.html", context)
