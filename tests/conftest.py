@@ -256,12 +256,19 @@ def corpus_vectors() -> dict[str, "object"]:
 @pytest.fixture
 def corpus(db, corpus_vectors, settings):
     """The recorded corpus stored, embedded and scored, as after a real ingestion."""
-    from digest.models import Paper, PaperEmbedding
-    from digest.services.embedding.papers import to_bytes
     from digest.services.sources.fetch import replay
-    from digest.services.trending import recompute_trending
 
     replay(paths=[ARXIV_PAGES[0], HF_DAILY])
+    return embed_and_score(corpus_vectors)
+
+
+def embed_and_score(corpus_vectors: dict[str, "object"]):
+    """The stored corpus papers given their vectors and trending scores, as the embed and
+    trending tasks would after an ingestion."""
+    from digest.models import Paper, PaperEmbedding
+    from digest.services.embedding.papers import to_bytes
+    from digest.services.trending import recompute_trending
+
     PaperEmbedding.objects.bulk_create(
         PaperEmbedding(
             paper_id=pk,
