@@ -118,4 +118,5 @@ class Migration(migrations.Migration):
             model_name='paper',
             index=models.Index(condition=models.Q(('code_status', 'announced')), fields=['-published'], name='paper_code_announced'),
         ),
+        migrations.RunPython(fill_code_status, migrations.RunPython.noop),
     ]
