@@ -188,12 +188,15 @@ class PaperModerationForm(forms.ModelForm):
             self.instance.code_status if by_editor else AUTOMATIC
         )
 
+    def code_status_changed(self) -> bool:
+        # A form posted without the field (a script, an older page) changes nothing.
+        return "code_status_choice" in self.changed_data and bool(
+            self.cleaned_data.get("code_status_choice")
+        )
+
     def clean(self) -> dict:
         data = super().clean()
-        if (
-            "code_status_choice" in self.changed_data
-            and not data.get("code_change_reason", "").strip()
-        ):
+        if self.code_status_changed() and not data.get("code_change_reason", "").strip():
             self.add_error("code_change_reason", "Say why the code status changes.")
         if "code_url" not in self.changed_data:
             return data
@@ -332,7 +335,7 @@ class PaperAdmin(admin.ModelAdmin):
                 actor=request.user,
                 reason=form.cleaned_data["code_change_reason"],
             )
-        if "code_status_choice" in form.changed_data:
+        if form.code_status_changed():
             correct_code_status(
                 paper_id=paper.pk,
                 status=form.cleaned_data["code_status_choice"],

@@ -22,6 +22,8 @@ FIELDS = {
     "pdf_url",
     "code_url",
     "stars",
+    "code_status",
+    "code_released_at",
     "upvotes",
     "trending_score",
     "why",
