@@ -8,6 +8,7 @@ after the day's sections. Readers turn either off on their preference page.
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,10 +54,25 @@ def _day(moment: datetime) -> str:
     return f"{timezone.localtime(moment):%-d %b}"
 
 
+def _once_each(
+    rows: Iterable[tuple[int, str, str]], *, subscribers: list[Subscriber], section: str
+) -> dict[int, list[FollowUp]]:
+    """(reader, paper, why) in the order given, as follow-ups of one kind: the first
+    PER_SECTION of each reader, less the papers they already had this follow-up for."""
+    done = _followed_up(subscribers, section)
+    found: dict[int, list[FollowUp]] = defaultdict(list)
+    for subscriber_id, paper_id, why in rows:
+        if (subscriber_id, paper_id) in done or len(found[subscriber_id]) >= PER_SECTION:
+            continue
+        done.add((subscriber_id, paper_id))
+        found[subscriber_id].append(FollowUp(paper_id, section, why))
+    return found
+
+
 def code_out(subscribers: list[Subscriber], *, since: datetime) -> dict[int, list[FollowUp]]:
-    """Papers received without code whose code came out after the reader got them."""
+    """Papers received without code whose code came out after the reader got them, the most
+    recent release first."""
     wanting = [s for s in subscribers if s.follow_code_out]
-    done = _followed_up(wanting, Section.CODE_OUT)
     rows = (
         _received(wanting, since=since)
         .filter(
@@ -66,22 +82,18 @@ def code_out(subscribers: list[Subscriber], *, since: datetime) -> dict[int, lis
         .order_by("-paper__code_released_at", "paper_id")
         .values_list("delivery__subscriber_id", "paper_id", "delivery__sent_at")
     )
-    found: dict[int, list[FollowUp]] = defaultdict(list)
-    for subscriber_id, paper_id, sent_at in rows:
-        if (subscriber_id, paper_id) in done or len(found[subscriber_id]) >= PER_SECTION:
-            continue
-        done.add((subscriber_id, paper_id))
-        why = f"You got this paper on {_day(sent_at)} without code: its code is out now"
-        found[subscriber_id].append(FollowUp(paper_id, Section.CODE_OUT, why))
-    return found
+    news = (
+        (reader, paper, f"You got this paper on {_day(sent)} without code: its code is out now")
+        for reader, paper, sent in rows
+    )
+    return _once_each(news, subscribers=wanting, section=Section.CODE_OUT)
 
 
 def taking_off(subscribers: list[Subscriber], *, since: datetime) -> dict[int, list[FollowUp]]:
     """Papers received whose repository gained at least TAKING_OFF_MIN_STARS stars, and at
     least TAKING_OFF_FACTOR times what it had, since the reader got them (as our own star
-    readings say: a paper with no reading from before is not judged)."""
+    readings say: a paper with no reading from before is not judged); the biggest gain first."""
     wanting = [s for s in subscribers if s.follow_taking_off]
-    done = _followed_up(wanting, Section.TAKING_OFF)
     seen = StarSnapshot.objects.filter(
         code_link=OuterRef("paper__code_links"), taken_at__lte=OuterRef("delivery__sent_at")
     ).order_by("-taken_at")
@@ -92,21 +104,22 @@ def taking_off(subscribers: list[Subscriber], *, since: datetime) -> dict[int, l
         .filter(then__isnull=False)
         .values_list("delivery__subscriber_id", "paper_id", "delivery__sent_at", "then", "now")
     )
-    growth = []
-    for subscriber_id, paper_id, sent_at, then, now in rows:
-        sharp = now - then >= settings.TAKING_OFF_MIN_STARS and now >= (
-            settings.TAKING_OFF_FACTOR * max(then, 1)
-        )
-        if sharp:
-            growth.append((now - then, subscriber_id, paper_id, sent_at, then, now))
-    found: dict[int, list[FollowUp]] = defaultdict(list)
-    for _, subscriber_id, paper_id, sent_at, then, now in sorted(growth, reverse=True):
-        if (subscriber_id, paper_id) in done or len(found[subscriber_id]) >= PER_SECTION:
-            continue
-        done.add((subscriber_id, paper_id))
-        why = f"★ {then} → {now} on GitHub since you got it on {_day(sent_at)}"
-        found[subscriber_id].append(FollowUp(paper_id, Section.TAKING_OFF, why))
-    return found
+    sharp = sorted(
+        (
+            (
+                now - then,
+                reader,
+                paper,
+                f"★ {then} → {now} on GitHub since you got it on {_day(sent)}",
+            )
+            for reader, paper, sent, then, now in rows
+            if now - then >= settings.TAKING_OFF_MIN_STARS
+            and now >= settings.TAKING_OFF_FACTOR * max(then, 1)
+        ),
+        reverse=True,
+    )
+    news = ((reader, paper, why) for _, reader, paper, why in sharp)
+    return _once_each(news, subscribers=wanting, section=Section.TAKING_OFF)
 
 
 def follow_ups(*, subscribers: list[Subscriber]) -> dict[int, list[FollowUp]]:

@@ -93,6 +93,18 @@ def _sections(delivery_id: int) -> dict[str, list[str]]:
     return found
 
 
+def _follower(email: str, interests: str, **fields) -> Subscriber:
+    """A reader who gets a digest every day: their interests, then the day's trending."""
+    return Subscriber.objects.create(
+        email=email,
+        status=Subscriber.Status.ACTIVE,
+        interests=interests,
+        send_when_empty=True,
+        trending_count=10,
+        **fields,
+    )
+
+
 def _papers_in(delivery_id: int) -> set[str]:
     return set(
         DeliveryItem.objects.filter(delivery_id=delivery_id).values_list("paper_id", flat=True)
@@ -114,13 +126,7 @@ def test_code_out_after_the_reader_got_it_comes_once_in_the_next_digest(
     paper = Paper.objects.get(pk=LATE_CODE)
     assert (paper.code_status, paper.code_released_at) == (Status.NONE, None)
     assert paper.code_next_check_at is not None  # scheduled for a re-check
-    reader = Subscriber.objects.create(
-        email="reader@example.org",
-        status=Subscriber.Status.ACTIVE,
-        interests="memory evolution of LLM agents",
-        send_when_empty=True,
-        trending_count=10,
-    )
+    reader = _follower("reader@example.org", "memory evolution of LLM agents")
     first = _digest(reader, HF_DAY, smtp_server)
     assert LATE_CODE in _papers_in(first)
 
@@ -149,14 +155,7 @@ def test_a_reader_who_turned_code_follow_ups_off_gets_none(checking, corpus_vect
     replay(paths=[ARXIV_PAGES[0]])
     _ingest_hf_day_without(LATE_CODE)
     embed_and_score(corpus_vectors)
-    reader = Subscriber.objects.create(
-        email="quiet@example.org",
-        status=Subscriber.Status.ACTIVE,
-        interests="memory evolution of LLM agents",
-        send_when_empty=True,
-        trending_count=10,
-        follow_code_out=False,
-    )
+    reader = _follower("quiet@example.org", "memory evolution of LLM agents", follow_code_out=False)
     _digest(reader, HF_DAY, smtp_server)
     _due_now(LATE_CODE)
     check_code()
@@ -176,13 +175,7 @@ def test_the_same_day_replayed_with_its_repository_releases_the_code(db):
 
 def test_a_received_paper_whose_stars_grew_sharply_comes_back_once(corpus, smtp_server, settings):
     settings.TAKING_OFF_MIN_STARS, settings.TAKING_OFF_FACTOR = 100, 2.0
-    reader = Subscriber.objects.create(
-        email="stars@example.org",
-        status=Subscriber.Status.ACTIVE,
-        interests="sparse attention for long context",
-        send_when_empty=True,
-        trending_count=10,
-    )
+    reader = _follower("stars@example.org", "sparse attention for long context")
     first = _digest(reader, HF_DAY, smtp_server)
     received = _papers_in(first)
     # The recorded MSA repository (251 stars when the reader got it) and another one.
