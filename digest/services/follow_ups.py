@@ -51,7 +51,8 @@ def _followed_up(subscribers: list[Subscriber], section: str) -> set[tuple[int, 
 
 
 def _day(moment: datetime) -> str:
-    return f"{timezone.localtime(moment):%-d %b}"
+    local = timezone.localtime(moment)
+    return f"{local.day} {local:%b}"
 
 
 def _once_each(

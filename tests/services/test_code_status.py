@@ -37,38 +37,14 @@ NOT_FOUND = b'{"message": "Not Found", "documentation_url": "https://docs.github
 BLOCKED = b'{"message": "Repository access blocked", "block": {"reason": "dmca"}}'
 
 
-def _hf_items() -> list[dict]:
-    return json.loads(HF_DAILY.read_bytes())
-
-
-def _hf_paper_route(items: list[dict]):
-    """Hugging Face's `/api/papers/{id}` for the recorded papers (404 for any other)."""
-    by_id = {item["paper"]["id"]: json.dumps(item["paper"]).encode() for item in items}
-
-    def route(paper_id: str):
-        def answer(params):
-            body = by_id.get(paper_id)
-            return (200, {}, body) if body else (404, {}, b'{"error": "Paper not found"}')
-
-        return answer
-
-    return route
-
-
 def _repo_json(*, stars: int, size: int = 2048, description: str = "") -> bytes:
     body = {"stargazers_count": stars, "size": size, "default_branch": "main"}
     return json.dumps({**body, "description": description}).encode()
 
 
 @pytest.fixture
-def checking(arxiv_upstream, settings):
-    """arXiv and Hugging Face replayed for the re-check (GitHub only where a test adds it)."""
-    settings.HF_API_URL = arxiv_upstream.url
-    settings.ARXIV_NUM_RETRIES = 0
-    route = _hf_paper_route(_hf_items())
-    for item in _hf_items():
-        arxiv_upstream.routes[f"/api/papers/{item['paper']['id']}"] = route(item["paper"]["id"])
-    return arxiv_upstream
+def checking(code_check_upstream):
+    return code_check_upstream
 
 
 def _ingest_hf_day_without(paper_id: str) -> None:
