@@ -377,3 +377,32 @@ def test_an_editor_sets_the_status_audited_and_checks_leave_it(checking, django_
     paper = Paper.objects.get(pk=LATE_CODE)
     assert (paper.code_status, paper.code_status_by_editor) == (Status.RELEASED, False)
     assert AuditLog.objects.filter(action="code-status").count() == 2
+
+
+def test_one_paper_hugging_face_refuses_costs_only_that_paper(checking):
+    _ingest_hf_day_without(LATE_CODE)
+    refused = "2606.13392"  # any other recorded paper
+    _due_now(refused, LATE_CODE)
+    checking.routes[f"/api/papers/{refused}"] = lambda params: (
+        503,
+        {"Retry-After": "0"},
+        b"Service Unavailable",
+    )
+    report = check_code()
+    assert report.checked == 2
+    assert any("huggingface: HTTP 503" in problem for problem in report.problems)
+    assert Paper.objects.get(pk=LATE_CODE).code_status == Status.RELEASED
+
+
+def test_hugging_faces_rate_limit_ends_its_part_of_the_run(checking):
+    _ingest_hf_day_without(LATE_CODE)
+    first = "2606.06113"  # due before LATE_CODE
+    Paper.objects.filter(pk=first).update(code_next_check_at=timezone.now() - timedelta(hours=1))
+    _due_now(LATE_CODE)
+    checking.routes[f"/api/papers/{first}"] = lambda params: (429, {"Retry-After": "0"}, b"")
+    report = check_code()
+    assert any("HTTP 429" in problem for problem in report.problems)
+    assert f"/api/papers/{LATE_CODE}" not in checking.requests
+    assert report.checked == 0  # both stay due for the next run
+    paper = Paper.objects.get(pk=LATE_CODE)
+    assert (paper.code_status, paper.code_checked_at) == (Status.NONE, None)

@@ -125,8 +125,10 @@ def _ask_arxiv(papers: list[Paper], report: CodeCheckReport) -> None:
 
 def _ask_huggingface(
     session: requests.Session, papers: list[Paper], report: CodeCheckReport, *, now: datetime
-) -> None:
-    for paper in papers:
+) -> set[str]:
+    """Read the Hugging Face page of each paper; returns the papers not reached because
+    Hugging Face still answered 429 after the session's retries."""
+    for position, paper in enumerate(papers):
         try:
             content = clients.fetch_hf_paper(
                 session=session,
@@ -137,7 +139,7 @@ def _ask_huggingface(
         except SourceError as exc:
             report.problems.append(str(exc))
             if "HTTP 429" in exc.problem:  # retried already (http_session): wait for next run
-                return
+                return {later.pk for later in papers[position:]}
             continue
         repo, stars = _hf_repo(content) if content else (None, None)
         if repo is None:
@@ -146,6 +148,7 @@ def _ask_huggingface(
             link = link_code(paper=paper, url=repo, source=CodeLink.Source.HF)
             if link is not None and stars is not None:
                 record_stars(link, stars, at=now)
+    return set()
 
 
 def _ask_github(
@@ -188,8 +191,9 @@ def check_code(*, limit: int | None = None, now: datetime | None = None) -> Code
         return report
     session = _session()
     _ask_arxiv(papers, report)
-    _ask_huggingface(session, papers, report, now=now)
-    waiting = _ask_github(session, papers, report, now=now) if settings.GITHUB_TOKEN else set()
+    waiting = _ask_huggingface(session, papers, report, now=now)
+    if settings.GITHUB_TOKEN:
+        waiting |= _ask_github(session, papers, report, now=now)
     # Read again: arXiv may have brought a new version's text.
     papers = list(Paper.objects.filter(pk__in=[paper.pk for paper in papers]).order_by("pk"))
     report.released = [paper.pk for paper in update_code_status(papers=papers, now=now)]
