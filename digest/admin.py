@@ -29,10 +29,12 @@ from digest.models import (
 )
 from digest.services import subscriber_admin
 from digest.services.moderation import (
+    AUTOMATIC,
     ModerationError,
     PaperAction,
     check_pin_day,
     correct_code_link,
+    correct_code_status,
     moderate_papers,
     repository,
 )
@@ -162,6 +164,13 @@ class PaperModerationForm(forms.ModelForm):
         label="Code link",
         help_text="Repository URL. Yours wins over upstream links; ingestion never replaces it.",
     )
+    code_status_choice = forms.ChoiceField(
+        required=False,
+        label="Code status",
+        choices=[(AUTOMATIC, "Automatic (as the checks find it)"), *Paper.CodeStatus.choices],
+        help_text="Yours is kept against every automatic check until you set it back to "
+        "automatic. Released tells the readers who got the paper without code.",
+    )
     code_change_reason = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Why"
     )
@@ -174,9 +183,21 @@ class PaperModerationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         link = primary_code_link(self.instance)
         self.fields["code_url"].initial = link.url if link else ""
+        by_editor = self.instance.code_status_by_editor
+        self.fields["code_status_choice"].initial = (
+            self.instance.code_status if by_editor else AUTOMATIC
+        )
+
+    def code_status_changed(self) -> bool:
+        # A form posted without the field (a script, an older page) changes nothing.
+        return "code_status_choice" in self.changed_data and bool(
+            self.cleaned_data.get("code_status_choice")
+        )
 
     def clean(self) -> dict:
         data = super().clean()
+        if self.code_status_changed() and not data.get("code_change_reason", "").strip():
+            self.add_error("code_change_reason", "Say why the code status changes.")
         if "code_url" not in self.changed_data:
             return data
         if not data.get("code_url"):
@@ -223,6 +244,14 @@ PAPER_FIELDS = [
     "changed_at",
 ]
 MODERATION_FIELDS = ["hidden", "featured_on", "flagged", "flag_reason"]
+CODE_EDIT_FIELDS = ["code_url", "code_status_choice", "code_change_reason"]
+CODE_STATUS_FIELDS = [
+    "code_status",
+    "code_released_at",
+    "code_status_by_editor",
+    "code_checked_at",
+    "code_next_check_at",
+]
 
 
 @admin.register(Paper)
@@ -234,6 +263,7 @@ class PaperAdmin(admin.ModelAdmin):
         "primary_category",
         "published",
         "code",
+        "code_status",
         "hidden",
         "featured_on",
         "flagged",
@@ -242,6 +272,7 @@ class PaperAdmin(admin.ModelAdmin):
     list_filter = [
         QueueFilter,
         HasCodeFilter,
+        "code_status",
         ("categories", admin.RelatedOnlyFieldListFilter),
         "hidden",
         "featured_on",
@@ -249,10 +280,20 @@ class PaperAdmin(admin.ModelAdmin):
     ]
     date_hierarchy = "published"
     search_fields = ["arxiv_id", "title", "abstract"]
-    readonly_fields = [*MODERATION_FIELDS, *PAPER_FIELDS]
+    readonly_fields = [*MODERATION_FIELDS, *CODE_STATUS_FIELDS, *PAPER_FIELDS]
     fieldsets = [
         ("Moderation (use the actions on the list)", {"fields": MODERATION_FIELDS}),
-        ("Code link", {"fields": ["code_url", "code_change_reason"]}),
+        (
+            "Code",
+            {
+                "fields": [
+                    "code_url",
+                    "code_status_choice",
+                    "code_change_reason",
+                    *CODE_STATUS_FIELDS,
+                ]
+            },
+        ),
         ("Paper, as upstream says", {"fields": PAPER_FIELDS}),
     ]
     inlines = [CodeLinkInline, ProblemReportInline]
@@ -286,11 +327,18 @@ class PaperAdmin(admin.ModelAdmin):
         return link.url if link else "-"
 
     def save_model(self, request: HttpRequest, paper: Paper, form: forms.Form, change: bool):
-        # Upstream fields are read-only here; the code link is the only change to save.
+        # Upstream fields are read-only here; the code link and status are the changes to save.
         if "code_url" in form.changed_data:
             correct_code_link(
                 paper=paper,
                 url=form.cleaned_data["code_url"],
+                actor=request.user,
+                reason=form.cleaned_data["code_change_reason"],
+            )
+        if form.code_status_changed():
+            correct_code_status(
+                paper_id=paper.pk,
+                status=form.cleaned_data["code_status_choice"],
                 actor=request.user,
                 reason=form.cleaned_data["code_change_reason"],
             )

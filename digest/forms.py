@@ -122,6 +122,18 @@ class PreferencesForm(forms.Form):
         required=False,
         label="Send the trending section on days when nothing matches my interests",
     )
+    follow_code_out = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Tell me when the code of a paper I got comes out",
+        help_text='A short "Code is now out" section, once per paper.',
+    )
+    follow_taking_off = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Tell me when a paper I got takes off on GitHub",
+        help_text='A short "Taking off" section when its stars grow sharply, once per paper.',
+    )
 
     def __init__(self, *args: object, has_liked: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -195,6 +207,8 @@ class PreferencesForm(forms.Form):
             trending_count=3 if data["trending_count"] is None else data["trending_count"],
             trending_weight=None if data["trending_dial"] is None else data["trending_dial"] / 100,
             send_when_empty=data["send_when_empty"],
+            follow_code_out=data["follow_code_out"],
+            follow_taking_off=data["follow_taking_off"],
         )
 
 

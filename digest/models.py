@@ -25,6 +25,13 @@ class Paper(models.Model):
         ARXIV = "arxiv", "arXiv"
         HF = "hf", "Hugging Face"
 
+    class CodeStatus(models.TextChoices):
+        NONE = "none", "No code"
+        # The text promises code, or the repository named is empty, a placeholder or not
+        # visible yet (404).
+        ANNOUNCED = "announced", "Announced, not yet released"
+        RELEASED = "released", "Released"
+
     arxiv_id = models.CharField(max_length=32, primary_key=True, help_text="Without version")
     version = models.PositiveIntegerField(default=1)
     title = models.TextField()
@@ -59,6 +66,16 @@ class Paper(models.Model):
     featured_on = models.DateField(null=True, blank=True, db_index=True)
     flagged = models.BooleanField(default=False, db_index=True)
     flag_reason = models.TextField(blank=True)
+    # Where the paper's code stands (digest.services.code_status), when it came out, and
+    # when it is looked for again: backing off with the paper's age, never once released.
+    code_status = models.CharField(
+        max_length=10, choices=CodeStatus.choices, default=CodeStatus.NONE
+    )
+    code_released_at = models.DateTimeField(null=True, blank=True)
+    # An editor set the status: automatic checks leave it as it is.
+    code_status_by_editor = models.BooleanField(default=False)
+    code_checked_at = models.DateTimeField(null=True, blank=True)
+    code_next_check_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-published", "-arxiv_id"]
@@ -69,6 +86,18 @@ class Paper(models.Model):
             # The few hidden papers only: an index of every paper's flag would be read, in
             # place of the day's index on `published`, to find the visible ones.
             models.Index(fields=["hidden"], condition=models.Q(hidden=True), name="paper_hidden"),
+            # The re-check run's "due now" query; papers no longer checked are not in it.
+            models.Index(
+                fields=["code_next_check_at"],
+                condition=models.Q(code_next_check_at__isnull=False),
+                name="paper_code_due",
+            ),
+            # The "announced, not yet released" filter, newest first.
+            models.Index(
+                fields=["-published"],
+                condition=models.Q(code_status="announced"),
+                name="paper_code_announced",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -82,6 +111,14 @@ class CodeLink(models.Model):
         COMMENT = "comment", "Comment"
         ADMIN = "admin", "Admin"
 
+    class RepoState(models.TextChoices):
+        UNCHECKED = "unchecked", "Not checked"
+        CONTENT = "content", "Has content"
+        EMPTY = "empty", "Empty"
+        PLACEHOLDER = "placeholder", "Placeholder"
+        MISSING = "missing", "Not found (404)"
+        BLOCKED = "blocked", "Blocked (451)"
+
     # Lower number wins when a paper has links from several sources.
     PRIORITY = {Source.ADMIN: 0, Source.HF: 1, Source.ABSTRACT: 2, Source.COMMENT: 3}
 
@@ -93,6 +130,14 @@ class CodeLink(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices)
     stars = models.PositiveIntegerField(null=True, blank=True)
     stars_checked_at = models.DateTimeField(null=True, blank=True)
+    # What the forge's API said of the repository, when a code check last asked it.
+    repo_state = models.CharField(
+        max_length=12, choices=RepoState.choices, default=RepoState.UNCHECKED
+    )
+    repo_size_kb = models.PositiveIntegerField(null=True, blank=True)
+    default_branch = models.CharField(max_length=255, blank=True)
+    repo_problem = models.TextField(blank=True, help_text="The forge's answer when it refused")
+    repo_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Set on admin corrections: who changed the link and why.
     changed_by = models.ForeignKey(
@@ -250,6 +295,9 @@ class Subscriber(models.Model):
     trending_weight = models.FloatField(null=True, blank=True)
     # Send the trending section on a day when nothing matches the reader's interests.
     send_when_empty = models.BooleanField(default=False)
+    # Follow-ups on papers already received: "Code is now out" and "Taking off".
+    follow_code_out = models.BooleanField(default=True)
+    follow_taking_off = models.BooleanField(default=True)
     # Cached vectors of the topic lines and category names (float32 bytes, one row each, in
     # `ranking.digests.facet_texts` order) and the model they were computed with.
     topic_vectors = models.BinaryField(null=True, blank=True)
@@ -348,11 +396,14 @@ class DeliveryItem(models.Model):
     class Section(models.TextChoices):
         FOR_YOU = "for_you", "For you"
         TRENDING = "trending", "Trending today"
+        # Follow-ups on papers the reader received before, at most once per paper each.
+        CODE_OUT = "code_out", "Code is now out"
+        TAKING_OFF = "taking_off", "Taking off"
 
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="items")
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveSmallIntegerField()
-    section = models.CharField(max_length=8, choices=Section.choices, default=Section.FOR_YOU)
+    section = models.CharField(max_length=16, choices=Section.choices, default=Section.FOR_YOU)
     score = models.FloatField()
     why = models.TextField()
 

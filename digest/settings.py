@@ -266,6 +266,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.ingest.refresh_stars",
         "schedule": envint("STARS_REFRESH_EVERY_MINUTES", 60) * 60.0,
     },
+    # Papers whose code is not out yet, each when its re-check is due (daily, then weekly).
+    "check-code": {
+        "task": "tasks.ingest.check_code",
+        "schedule": envint("CODE_CHECK_EVERY_MINUTES", 60) * 60.0,
+    },
 }
 
 # --- Upstream sources (every base URL is a setting, so the pipeline also runs on recordings) ---
@@ -281,6 +286,17 @@ ARXIV_STOP_AFTER_KNOWN = envint("ARXIV_STOP_AFTER_KNOWN", 25)
 HF_API_URL = os.getenv("HF_API_URL", "https://huggingface.co").rstrip("/")
 GITHUB_API_URL = os.getenv("GITHUB_API_URL", "https://api.github.com").rstrip("/")
 GITHUB_TOKEN = os.getenv("GITHUB_TOKEN", "")
+# Code re-checks: papers looked at per run (one arXiv lookup, one Hugging Face request each,
+# one GitHub request per repository with GITHUB_TOKEN); a repository this small (KB) whose
+# description promises code ("coming soon") is a placeholder, not released code.
+CODE_CHECK_BATCH = envint("CODE_CHECK_BATCH", 100)
+CODE_PLACEHOLDER_MAX_KB = envint("CODE_PLACEHOLDER_MAX_KB", 20)
+# "Taking off": a paper a reader received whose repository gained at least this many stars
+# since, and at least TAKING_OFF_FACTOR times what it had then, comes back once in a digest.
+TAKING_OFF_MIN_STARS = envint("TAKING_OFF_MIN_STARS", 100)
+TAKING_OFF_FACTOR = envfloat("TAKING_OFF_FACTOR", 2.0)
+# Follow-ups look back this far at what a reader received.
+FOLLOW_UP_DAYS = envint("FOLLOW_UP_DAYS", 183)
 HTTP_TIMEOUT_SECONDS = envfloat("HTTP_TIMEOUT_SECONDS", 30.0)
 # A Retry-After asking for a longer wait is cut to this: a worker is not held for hours, and
 # the task's own retry comes later anyway.

@@ -7,7 +7,7 @@ from celery import shared_task
 from django.conf import settings
 
 from digest.services import seeds
-from digest.services.sources import fetch, stars
+from digest.services.sources import code_checks, fetch, stars
 from digest.services.sources.fetch import RunReport
 from digest.services.sources.records import SourceError
 from tasks.embed import embed_papers
@@ -52,6 +52,21 @@ def refresh_stars() -> str:
     if result.changed:
         recompute_trending_scores.delay()
     return f"{result.checked} checked, {result.changed} changed"
+
+
+@shared_task(name="tasks.ingest.check_code", max_retries=3, **RETRY)
+def check_code() -> str:
+    """The papers whose code re-check is due; one bad source or repository costs only itself.
+    It looks papers up on arXiv: under the arXiv fetch's lock, so that arXiv never sees two
+    clients of ours at once."""
+    minutes = settings.ARXIV_FETCH_EVERY_MINUTES
+    with single_run("fetch_arxiv", expires_seconds=minutes * 60) as mine:
+        if not mine:
+            return "an arXiv fetch is running: the due papers wait for the next run"
+        report = code_checks.check_code()
+    if report.released:
+        recompute_trending_scores.delay()
+    return str(report)
 
 
 @shared_task(name="tasks.ingest.seed_liked_papers", max_retries=3, **RETRY)

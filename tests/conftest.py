@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import socket
@@ -159,6 +160,30 @@ def hf_upstream(upstream: Upstream, settings) -> Upstream:
     return upstream
 
 
+def hf_paper_route(paper_id: str) -> Callable[[dict[str, list[str]]], Response]:
+    """Hugging Face's `/api/papers/{id}` for a recorded paper: the `paper` object of its Daily
+    Papers item (the shape that endpoint returns); 404 for any other id."""
+    items = {item["paper"]["id"]: item["paper"] for item in json.loads(HF_DAILY.read_bytes())}
+
+    def answer(params: dict[str, list[str]]) -> Response:
+        if paper_id not in items:
+            return 404, {}, b'{"error": "Paper not found"}'
+        return 200, {"Content-Type": "application/json"}, json.dumps(items[paper_id]).encode()
+
+    return answer
+
+
+@pytest.fixture
+def code_check_upstream(arxiv_upstream: Upstream, settings) -> Upstream:
+    """arXiv (lookups by id) and Hugging Face's paper pages replayed for the code re-check."""
+    settings.HF_API_URL = arxiv_upstream.url
+    settings.ARXIV_NUM_RETRIES = 0
+    for item in json.loads(HF_DAILY.read_bytes()):
+        paper_id = item["paper"]["id"]
+        arxiv_upstream.routes[f"/api/papers/{paper_id}"] = hf_paper_route(paper_id)
+    return arxiv_upstream
+
+
 @pytest.fixture
 def subprocess_env(transactional_db) -> dict[str, str]:
     """Environment for a child process (a worker, a command) that uses the test database."""
@@ -256,12 +281,19 @@ def corpus_vectors() -> dict[str, "object"]:
 @pytest.fixture
 def corpus(db, corpus_vectors, settings):
     """The recorded corpus stored, embedded and scored, as after a real ingestion."""
-    from digest.models import Paper, PaperEmbedding
-    from digest.services.embedding.papers import to_bytes
     from digest.services.sources.fetch import replay
-    from digest.services.trending import recompute_trending
 
     replay(paths=[ARXIV_PAGES[0], HF_DAILY])
+    return embed_and_score(corpus_vectors)
+
+
+def embed_and_score(corpus_vectors: dict[str, "object"]):
+    """The stored corpus papers given their vectors and trending scores, as the embed and
+    trending tasks would after an ingestion."""
+    from digest.models import Paper, PaperEmbedding
+    from digest.services.embedding.papers import to_bytes
+    from digest.services.trending import recompute_trending
+
     PaperEmbedding.objects.bulk_create(
         PaperEmbedding(
             paper_id=pk,

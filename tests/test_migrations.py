@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, connection
 from django.db.migrations.executor import MigrationExecutor
 
-from digest.models import CodeLink, Subscriber
+from digest.models import CodeLink, Paper, Subscriber
 from digest.services.send_times import local_date, send_at
 from digest.services.sources.huggingface import parse_daily_papers
 from tests.conftest import HF_DAILY
@@ -29,6 +29,11 @@ def _migrated_back(before: list[tuple[str, str]]) -> Iterator:
 @pytest.fixture
 def old_apps():
     yield from _migrated_back(BEFORE)
+
+
+@pytest.fixture
+def apps_before_code_status():
+    yield from _migrated_back([("digest", "0009_reader_facets")])
 
 
 @pytest.fixture
@@ -73,7 +78,10 @@ def test_links_differing_only_in_case_merge_into_the_best_sources(old_apps):
     CodeLink_.objects.filter(pk=text.pk).update(stars=41, stars_checked_at=_at(9))
     CodeLink_.objects.filter(pk=hf.pk).update(stars=40, stars_checked_at=_at(8))
 
-    MigrationExecutor(connection).migrate(AFTER)
+    executor = MigrationExecutor(connection)
+    executor.migrate(AFTER)
+    # The model as of AFTER: fields added by later migrations are not there yet.
+    CodeLink = executor.loader.project_state(AFTER).apps.get_model("digest", "CodeLink")
 
     kept = CodeLink.objects.get(paper_id=paper.pk, url__iexact="https://github.com/sap/toolsense")
     assert (kept.pk, kept.url, kept.source) == (hf.pk, "https://github.com/SAP/toolsense", "hf")
@@ -137,3 +145,48 @@ def test_papers_stored_before_decoding_are_decoded_and_keep_their_upstream_text(
     assert decoded.upstream["authors"] == list(named.authors)
     kept = Paper.objects.get(pk=math.arxiv_id)
     assert "$" in kept.abstract and kept.upstream["abstract"] == math.abstract
+
+
+def test_existing_papers_get_their_code_status(apps_before_code_status):
+    Paper_ = apps_before_code_status.get_model("digest", "Paper")
+    CodeLink_ = apps_before_code_status.get_model("digest", "CodeLink")
+    records = {r.paper.arxiv_id: r for r in parse_daily_papers(HF_DAILY.read_bytes()).records}
+    now = datetime.now(UTC)
+
+    def paper(arxiv_id: str, *, age_days: int, abstract: str | None = None):
+        record = records[arxiv_id].paper
+        return Paper_.objects.create(
+            arxiv_id=arxiv_id,
+            title=record.title,
+            abstract=record.abstract if abstract is None else abstract,
+            published=now - timedelta(days=age_days),
+            updated=now - timedelta(days=age_days),
+            abs_url=record.abs_url,
+            pdf_url=record.pdf_url,
+        )
+
+    coded = paper("2606.13392", age_days=3)  # the recorded MiniMax Sparse Attention
+    link = CodeLink_.objects.create(
+        paper=coded, url="https://github.com/MiniMax-AI/MSA", host="github.com", owner="MiniMax-AI",
+        name="MSA", source="hf",
+    )  # fmt: skip
+    # Derived from a recorded abstract: its closing sentence made a promise.
+    promise = "Code and models will be publicly available."
+    promised = f"{records['2606.11409'].paper.abstract} {promise}"
+    announced = paper("2606.11409", age_days=3, abstract=promised)
+    young = paper("2606.12282", age_days=30)
+    old = paper("2606.11096", age_days=400)
+
+    MigrationExecutor(connection).migrate([("digest", "0010_code_status")])
+
+    papers = {p.pk: p for p in Paper.objects.all()}
+    assert papers[coded.pk].code_status == "released"
+    created = CodeLink.objects.get(pk=link.pk).created_at
+    assert papers[coded.pk].code_released_at == created
+    assert papers[coded.pk].code_next_check_at is None
+    assert papers[announced.pk].code_status == "announced"
+    assert papers[young.pk].code_status == "none"
+    # Not released and younger than six months: due for a first check at once.
+    assert papers[announced.pk].code_next_check_at is not None
+    assert papers[young.pk].code_next_check_at is not None
+    assert papers[old.pk].code_next_check_at is None

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from digest.models import Paper
+from digest.services.code_status import with_code_status
 from digest.services.papers import featured_on
 from digest.services.search import MAX_QUERY_LENGTH, search_papers
 
@@ -31,6 +32,12 @@ class PaperFilter(django_filters.FilterSet):
     has_code = django_filters.ChoiceFilter(
         choices=BOOLEAN, method="filter_has_code", help_text="Only papers with (or without) code"
     )
+    code_status = django_filters.ChoiceFilter(
+        choices=Paper.CodeStatus.choices,
+        method="filter_code_status",
+        help_text="Only papers whose code is in this state: `announced` for code promised but "
+        "not yet released",
+    )
     published_after = django_filters.DateFilter(
         field_name="published", lookup_expr="date__gte", help_text="Published on or after"
     )
@@ -46,6 +53,9 @@ class PaperFilter(django_filters.FilterSet):
     def filter_has_code(self, papers: QuerySet[Paper], name: str, value: str) -> QuerySet[Paper]:
         return papers.filter(code_links__isnull=not boolean(value)).distinct()
 
+    def filter_code_status(self, papers: QuerySet[Paper], name: str, value: str) -> QuerySet[Paper]:
+        return with_code_status(papers, value)
+
     def filter_featured_on(self, papers: QuerySet[Paper], name: str, day: date) -> QuerySet[Paper]:
         return featured_on(papers, day)
 
@@ -56,6 +66,7 @@ class PaperFilter(django_filters.FilterSet):
             query=query,
             category=data.get("category") or None,
             has_code=boolean(data.get("has_code")),
+            code_status=data.get("code_status") or None,
             published_after=data.get("published_after"),
             featured_day=data.get("featured_on"),
             limit=settings.API_SEARCH_LIMIT,

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from digest.models import Paper
+from digest.models import DeliveryItem, Paper
 from digest.services.papers import latest_signal, primary_code_link, trending_why
 from digest.services.search import related_papers
 from digest.text import unicode_text
@@ -25,6 +25,15 @@ class PaperSerializer(serializers.ModelSerializer):
         help_text="Canonical repository URL; an editor's correction wins over upstream links",
     )
     stars = serializers.SerializerMethodField(help_text="GitHub stars of that repository")
+    code_status = serializers.ChoiceField(
+        choices=Paper.CodeStatus.choices,
+        read_only=True,
+        help_text="none; announced (promised, or the repository is empty, a placeholder or "
+        "not public yet); released",
+    )
+    code_released_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When we first saw the code out"
+    )
     upvotes = serializers.SerializerMethodField(
         help_text="Hugging Face Daily Papers upvotes on the latest day it was featured"
     )
@@ -47,6 +56,8 @@ class PaperSerializer(serializers.ModelSerializer):
             "code_url",
             "project_url",
             "stars",
+            "code_status",
+            "code_released_at",
             "upvotes",
             "trending_score",
             "why",
@@ -125,7 +136,8 @@ class PersonalPaperSerializer(serializers.Serializer):
     score = serializers.FloatField(help_text="Its score in your digest")
     reason = serializers.CharField(help_text="Why it was picked for you")
     section = serializers.ChoiceField(
-        choices=["for_you", "trending"], help_text="For you, or Trending today"
+        choices=DeliveryItem.Section.values,
+        help_text="For you, Trending today, or a follow-up: Code is now out, Taking off",
     )
 
 

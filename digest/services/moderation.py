@@ -20,10 +20,13 @@ from django.utils import timezone
 # exactly the mentions that `extract_code_urls` had to drop.
 from digest.codelinks import RepoRef, extract_code_urls, forge_mentions, parse_repo_url
 from digest.models import AuditLog, CodeLink, Paper, ProblemReport
+from digest.services.code_status import apply_status, next_code_check, update_code_status
 from digest.services.content_version import content_changed
 from digest.services.papers import primary_code_link, visible_papers
 
 Actor = AbstractBaseUser | None
+# The editor's choice that hands a paper's code status back to the automatic checks.
+AUTOMATIC = "auto"
 REPORT_MAX_LENGTH = 2000
 FLAG_SEPARATOR = "; "
 
@@ -170,8 +173,52 @@ def correct_code_link(*, paper: Paper, url: str, actor: Actor, reason: str) -> C
             after={"code_url": link.url},
             reason=reason,
         ).save()
+        update_code_status(papers=[Paper.objects.get(pk=paper.pk)])
         transaction.on_commit(content_changed)
     return link
+
+
+def _code_status_fields(paper: Paper) -> dict:
+    released = paper.code_released_at.isoformat() if paper.code_released_at else None
+    return {
+        "code_status": paper.code_status,
+        "code_status_by_editor": paper.code_status_by_editor,
+        "code_released_at": released,
+    }
+
+
+def correct_code_status(*, paper_id: str, status: str, actor: Actor, reason: str) -> Paper:
+    """An editor's code status: kept against every automatic check (which stop looking at the
+    paper) until the editor hands it back with AUTOMATIC. Setting "released" dates the code's
+    release now, so readers who got the paper without code hear of it."""
+    if status != AUTOMATIC and status not in Paper.CodeStatus.values:
+        choices = ", ".join([*Paper.CodeStatus.values, AUTOMATIC])
+        raise ModerationError(f"Code status must be one of {choices}, not {status!r}.")
+    if not reason.strip():
+        raise ModerationError("Say why the code status changes: it goes into the audit log.")
+    now = timezone.now()
+    with transaction.atomic():
+        paper = Paper.objects.select_for_update().get(pk=paper_id)
+        before = _code_status_fields(paper)
+        if status == AUTOMATIC:
+            paper.code_status_by_editor = False
+            paper.code_next_check_at = next_code_check(published=paper.published, now=now)
+            paper.save()
+            update_code_status(papers=[paper], now=now)
+        else:
+            apply_status(paper, status, now=now)
+            paper.code_status_by_editor, paper.code_next_check_at = True, None
+            paper.save()
+        audit_entry(
+            actor=actor,
+            action="code-status",
+            target=paper,
+            before=before,
+            after=_code_status_fields(paper),
+            reason=reason,
+        ).save()
+        transaction.on_commit(content_changed)
+    return paper
 
 
 # --- Flags: readers' reports and what ingestion notices ----------------------------------

@@ -10,6 +10,7 @@ import numpy as np
 from django.db.models import Count, Max, QuerySet
 
 from digest.models import Paper
+from digest.services.code_status import with_code_status
 from digest.services.embedding.index import paper_index
 from digest.services.embedding.papers import current_embedder
 from digest.services.papers import featured_on, visible_papers, with_cards
@@ -72,6 +73,7 @@ def filtered_papers(
     *,
     category: str | None = None,
     has_code: bool | None = None,
+    code_status: str | None = None,
     published_after: date | None = None,
     published_before: date | None = None,
     featured_day: date | None = None,
@@ -81,6 +83,8 @@ def filtered_papers(
         papers = papers.filter(categories__term=category)
     if has_code is not None:
         papers = papers.filter(code_links__isnull=not has_code)
+    if code_status:
+        papers = with_code_status(papers, code_status)
     if published_after:
         papers = papers.filter(published__date__gte=published_after)
     if published_before:
@@ -135,6 +139,7 @@ def search_papers(
     query: str,
     category: str | None = None,
     has_code: bool | None = None,
+    code_status: str | None = None,
     published_after: date | None = None,
     published_before: date | None = None,
     featured_day: date | None = None,
@@ -146,11 +151,12 @@ def search_papers(
     papers = filtered_papers(
         category=category,
         has_code=has_code,
+        code_status=code_status,
         published_after=published_after,
         published_before=published_before,
         featured_day=featured_day,
     )
-    filters = (category, has_code, published_after, published_before, featured_day)
+    filters = (category, has_code, code_status, published_after, published_before, featured_day)
     has_filters = any(value is not None for value in filters)
     allowed = set(papers.values_list("pk", flat=True)) if has_filters else None
     semantic, query_vector = _semantic_scores(query, allowed, k=OVERSAMPLE * limit)

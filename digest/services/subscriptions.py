@@ -62,6 +62,8 @@ class Preferences:
     trending_count: int = 3
     trending_weight: float | None = None
     send_when_empty: bool = False
+    follow_code_out: bool = True
+    follow_taking_off: bool = True
 
 
 class Notice(StrEnum):

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from digest.api.filters import PaperFilter, boolean
 from digest.charts import star_history_svg
-from digest.models import Category
+from digest.models import Category, Paper
 from digest.services.papers import (
     days_with_papers,
     primary_code_link,
@@ -31,7 +31,7 @@ PAGE_SIZE = 25
 # The home page's tabs, as Hugging Face Papers has them: name -> (label, days covered).
 WINDOWS = {"today": ("Today", 1), "week": ("This week", 7), "month": ("This month", 30)}
 # The FilterSet's fields the pages offer (the rest is the API's).
-PAGE_FILTERS = ("category", "has_code")
+PAGE_FILTERS = ("category", "has_code", "code_status")
 
 
 def _filters(request: HttpRequest, papers: QuerySet | None = None) -> PaperFilter:
@@ -43,7 +43,11 @@ def _filters(request: HttpRequest, papers: QuerySet | None = None) -> PaperFilte
 
 def _filter_values(filters: PaperFilter) -> dict:
     data = filters.form.cleaned_data if filters.is_valid() else {}
-    return {"category": data.get("category") or None, "has_code": boolean(data.get("has_code"))}
+    return {
+        "category": data.get("category") or None,
+        "has_code": boolean(data.get("has_code")),
+        "code_status": data.get("code_status") or None,
+    }
 
 
 def _day(request: HttpRequest) -> date:
@@ -57,7 +61,12 @@ def _page_context(request: HttpRequest, papers: QuerySet) -> dict:
     filters = _filters(request, papers)
     page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     categories = Category.objects.filter(papers__hidden=False).distinct()[:200]
-    return {"page": page, "categories": categories, **_filter_values(filters)}
+    return {
+        "page": page,
+        "categories": categories,
+        "code_statuses": Paper.CodeStatus.choices,
+        **_filter_values(filters),
+    }
 
 
 def trending(request: HttpRequest) -> HttpResponse:

@@ -155,6 +155,8 @@ def _current(subscriber: Subscriber) -> dict:
             "digest_size",
             "trending_count",
             "send_when_empty",
+            "follow_code_out",
+            "follow_taking_off",
         )
     }
     initial["followed_authors"] = "\n".join(subscriber.followed_authors)

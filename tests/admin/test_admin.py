@@ -417,3 +417,30 @@ def test_the_audit_log_is_readable_and_never_editable(admin_client, papers):
     assert admin_client.post(f"{path}{entry.pk}/change/", {"reason": "edited"}).status_code == 403
     assert admin_client.post(f"{path}{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AuditLog.objects.get().reason == "look"
+
+
+def test_an_editor_corrects_the_code_status_on_the_papers_page(admin_client, admin_user, papers):
+    response = admin_client.get(f"{PAPERS}2606.12730/change/")
+    assert response.context["adminform"].form["code_status_choice"].initial == "auto"
+    kept = {"code_url": primary_code_link(Paper.objects.get(pk="2606.12730")).url}
+    refused = change(admin_client, "2606.12730", code_status_choice="announced", **kept)
+    assert "Say why the code status changes." in refused.content.decode()
+    response = change(
+        admin_client,
+        "2606.12730",
+        **kept,
+        code_status_choice="announced",
+        code_change_reason="the repository only holds a README saying soon",
+    )
+    assert response.status_code == 302
+    paper = Paper.objects.get(pk="2606.12730")
+    assert (paper.code_status, paper.code_status_by_editor) == ("announced", True)
+    entry = AuditLog.objects.get(action="code-status")
+    assert (entry.actor, entry.before["code_status"], entry.after["code_status"]) == (
+        admin_user,
+        "released",
+        "announced",
+    )
+    # Hugging Face still names the repository: the editor's status stays.
+    replay(paths=[HF_DAILY])
+    assert Paper.objects.get(pk="2606.12730").code_status == "announced"

@@ -23,6 +23,8 @@ FIELDS = {
     "code_url",
     "project_url",
     "stars",
+    "code_status",
+    "code_released_at",
     "upvotes",
     "trending_score",
     "why",
@@ -139,6 +141,19 @@ def test_category_filter(client, corpus):
     assert client.get("/api/papers/", {"category": "no.such"}).json()["count"] == 0
 
 
+def test_code_status_and_the_announced_filter(client, corpus):
+    announced = every_page(client, code_status="announced")
+    # "... we will release the associated code, data, and weights ..." (recorded abstract).
+    assert "2512.13573" in {item["arxiv_id"] for item in announced}
+    assert {item["code_status"] for item in announced} == {"announced"}
+    assert all(item["code_released_at"] is None for item in announced)
+    released = client.get("/api/papers/2512.13689/").json()
+    assert released["code_status"] == "released"
+    assert released["code_released_at"] is not None
+    everything = every_page(client)
+    assert len(announced) == sum(item["code_status"] == "announced" for item in everything)
+
+
 def test_has_code_filter(client, corpus):
     with_code = every_page(client, has_code="true")
     without = every_page(client, has_code="false")
@@ -201,6 +216,7 @@ def test_q_with_featured_on_searches_that_days_papers(client, corpus, settings):
     ("params", "name"),
     [
         ({"has_code": "maybe"}, "has_code"),
+        ({"code_status": "soon"}, "code_status"),
         ({"published_after": "last week"}, "published_after"),
         ({"featured_on": "2026-13-45"}, "featured_on"),
         ({"q": "nul\x00byte"}, "q"),

@@ -32,6 +32,7 @@ def test_the_schema_is_valid_openapi_3_and_names_every_endpoint(client):
         "q",
         "category",
         "has_code",
+        "code_status",
         "published_after",
         "featured_on",
         "page",

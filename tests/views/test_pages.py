@@ -85,6 +85,18 @@ def test_earlier_days_and_filters(client, corpus):
     assert client.get("/", {"window": "week", "has_code": "maybe"}).status_code == 200
 
 
+def test_the_announced_not_yet_released_filter_and_the_status_line(client, corpus):
+    response = client.get("/", {"day": "2025-12-15", "code_status": "announced"})
+    papers = list(response.context["page"])
+    assert papers and {paper.code_status for paper in papers} == {"announced"}
+    assert 'name="code_status"' in response.content.decode()
+    assert client.get("/", {"code_status": "bogus"}).context["code_status"] is None
+    page = client.get(f"/papers/{papers[0].pk}/").content.decode()
+    assert "Code: Announced, not yet released" in page
+    released = client.get("/papers/2512.13689/").content.decode()
+    assert "Code: Released, since" in released
+
+
 def test_paper_page_has_abstract_links_signals_and_related(client, corpus):
     response = client.get("/papers/2512.13689/")
     html = response.content.decode()

@@ -227,6 +227,20 @@ def test_preferences_page_shows_and_saves_the_readers_choices(client):
     assert reader.interest_model == ""
 
 
+def test_follow_ups_are_on_by_default_and_each_can_be_turned_off(client):
+    reader = _reader()
+    url = _preferences(reader)
+    html = client.get(url).content.decode()
+    assert re.search(r'name="follow_code_out"[^>]* checked', html)
+    assert re.search(r'name="follow_taking_off"[^>]* checked', html)
+    # A browser sends a checked box and leaves an unchecked one out.
+    client.post(url, {**FORM, "action": "save", "follow_taking_off": "on"})
+    reader.refresh_from_db()
+    assert (reader.follow_code_out, reader.follow_taking_off) == (False, True)
+    html = client.get(url).content.decode()
+    assert not re.search(r'name="follow_code_out"[^>]* checked', html)
+
+
 def test_preferences_errors_are_shown_and_nothing_is_saved(client):
     reader = _reader()
     response = client.post(_preferences(reader), {**FORM, "digest_size": "99"})

@@ -20,6 +20,7 @@ from digest.models import Delivery, DeliveryItem, Paper, PaperFeedback, Subscrib
 from digest.services.embedding.embedder import resolve_device
 from digest.services.embedding.index import paper_index
 from digest.services.embedding.papers import current_embedder, from_bytes, to_bytes
+from digest.services.follow_ups import follow_ups
 from digest.services.papers import days_with_papers, trending_why, visible_papers
 from digest.services.ranking.authors import author_key
 from digest.services.ranking.categories import category_name
@@ -428,9 +429,11 @@ def pick_papers(
 ) -> dict[int, list[Pick]]:
     """Each reader's digest for `day`: "For you" (papers above the relevance threshold, best
     first, up to their size; diversified among themselves) then "Trending today" (the day's
-    most talked-about papers not already above, as many as the reader chose). Nothing already
-    sent, nothing hidden; an empty list when nothing matches the reader's interests, unless
-    they asked for the trending section anyway. Ranked in batched matrix operations."""
+    most talked-about papers not already above, as many as the reader chose), then the
+    follow-ups on papers they received before ("Code is now out", "Taking off"). Nothing
+    already sent but follow-ups, nothing hidden; an empty list when nothing matches the
+    reader's interests, unless they asked for the trending section anyway (follow-ups wait
+    for a digest that goes out). Ranked in batched matrix operations."""
     subscribers = list(Subscriber.objects.filter(pk__in=subscriber_ids).order_by("pk"))
     candidates = candidate_papers(day=day)
     if not subscribers or not candidates.ids:
@@ -489,7 +492,27 @@ def pick_papers(
             )
             for col in popular
         ]
+    _add_follow_ups(picks, subscribers)
     return picks
+
+
+def _add_follow_ups(picks: dict[int, list[Pick]], subscribers: list[Subscriber]) -> None:
+    """Follow-ups after the day's sections of the digests that go out."""
+    going = [subscriber for subscriber in subscribers if picks[subscriber.pk]]
+    for subscriber_id, items in follow_ups(subscribers=going).items():
+        taken = {pick.paper_id for pick in picks[subscriber_id]}
+        picks[subscriber_id] += [
+            Pick(
+                paper_id=item.paper_id,
+                score=0.0,
+                relevance=0.0,
+                trending=0.0,
+                why=item.why,
+                section=item.section,
+            )
+            for item in items
+            if item.paper_id not in taken
+        ]
 
 
 def _liked_titles(facets: list[_Facet]) -> dict[str, str]:

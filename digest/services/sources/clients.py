@@ -146,15 +146,37 @@ def fetch_daily_papers(
 
 
 @dataclass(frozen=True)
-class RepoStars:
+class RepoReading:
+    """What GitHub's `GET /repos/{owner}/{name}` said of one repository."""
+
     stars: int | None
+    size_kb: int | None = None  # 0 for an empty repository
+    default_branch: str = ""
+    description: str = ""
+    # 404 (no such repository, or not public yet) or 451 (blocked), with GitHub's message.
+    refused: int | None = None
+    problem: str = ""
     # Set when GitHub's rate limit is spent: no request should be made before this time.
     rate_limited_until: datetime | None = None
 
 
-def fetch_repo_stars(
+# Answers that describe the repository, not a failure of ours: recorded, never retried.
+REFUSALS = (404, 451)
+
+
+def _github_message(response: requests.Response) -> str:
+    """GitHub's error body is {"message": ..., "documentation_url": ...}; anything else is
+    summed up by its status."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return f"HTTP {response.status_code}: {message or response.reason or 'no message'}"
+
+
+def fetch_repo(
     *, session: requests.Session, api_url: str, owner: str, name: str, token: str, timeout: float
-) -> RepoStars:
+) -> RepoReading:
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -162,12 +184,33 @@ def fetch_repo_stars(
     response = _get(session, url, source="github", headers=headers, timeout=timeout)
     if response.status_code in (403, 429) and response.headers.get("X-RateLimit-Remaining") == "0":
         reset = int(response.headers.get("X-RateLimit-Reset", "0"))
-        return RepoStars(stars=None, rate_limited_until=datetime.fromtimestamp(reset, tz=UTC))
-    if response.status_code == 404:
-        return RepoStars(stars=None)
+        return RepoReading(stars=None, rate_limited_until=datetime.fromtimestamp(reset, tz=UTC))
+    if response.status_code in REFUSALS:
+        problem = _github_message(response)
+        return RepoReading(stars=None, refused=response.status_code, problem=problem)
     if response.status_code != 200:
         raise SourceError("github", f"HTTP {response.status_code} for {url}")
     try:
-        return RepoStars(stars=int(response.json()["stargazers_count"]))
-    except (ValueError, KeyError, TypeError) as exc:
+        body = response.json()
+        size = body.get("size")
+        return RepoReading(
+            stars=int(body["stargazers_count"]),
+            size_kb=size if isinstance(size, int) and size >= 0 else None,
+            default_branch=str(body.get("default_branch") or ""),
+            description=str(body.get("description") or ""),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SourceError("github", f"unexpected answer for {url}") from exc
+
+
+def fetch_hf_paper(
+    *, session: requests.Session, api_url: str, arxiv_id: str, timeout: float
+) -> bytes | None:
+    """`GET /api/papers/{id}`: Hugging Face's page of one paper (None if it has none)."""
+    url = f"{api_url}/api/papers/{arxiv_id}"
+    response = _get(session, url, source="huggingface", timeout=timeout)
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise SourceError("huggingface", f"HTTP {response.status_code} for {url}")
+    return response.content

@@ -23,6 +23,7 @@ from digest.models import (
     StarSnapshot,
     TrendingSignal,
 )
+from digest.services.code_status import update_code_status
 from digest.services.moderation import flag_unusable_code_link, review_incoming
 from digest.services.sources.records import HFRecord, PaperRecord, SourceError
 from digest.text import decode_prose, plain_text
@@ -207,6 +208,8 @@ def store_papers(records: Iterable[PaperRecord]) -> dict[str, str]:
     PaperEmbedding.objects.filter(paper_id__in=reworded).delete()
     _set_categories(created + changed, newest)
     _link_code_in_text(created + changed)
+    # A new version naming its repository, or now promising code, moves the status here.
+    update_code_status(papers=created + changed, now=now)
     return outcomes
 
 
@@ -269,4 +272,6 @@ def upsert_daily_papers(records: list[HFRecord]) -> Counts:
         moved = _store_hf_extras(record, papers[arxiv_id], now=now)
         if moved and outcomes[arxiv_id] == Outcome.UNCHANGED:
             outcomes[arxiv_id] = Outcome.UPDATED
+    # Hugging Face's `githubRepo` may be the first link a paper gets.
+    update_code_status(papers=list(papers.values()), now=now)
     return Counts.of(outcomes.values())

@@ -1,17 +1,18 @@
-"""Refresh GitHub stars of code links, oldest reading first, within the API's rate limit."""
+"""Refresh GitHub stars of code links, oldest reading first, within the API's rate limit; each
+reading also says whether the repository has content (digest.services.code_status)."""
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-import requests
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from digest.models import CodeLink
+from digest.models import CodeLink, Paper
+from digest.services.code_status import update_code_status
 from digest.services.sources import clients
-from digest.services.sources.ingest import record_stars
+from digest.services.sources.code_checks import read_repo, record_repo_reading
 from digest.services.sources.records import SourceError
 
 log = logging.getLogger(__name__)
@@ -36,33 +37,29 @@ def refresh_stars(*, limit: int = 100) -> StarRefresh:
     links = CodeLink.objects.filter(host="github.com").order_by(
         F("stars_checked_at").asc(nulls_first=True)
     )[:limit]
+    moved = set()
     for link in links:
         try:
-            reading = _read_stars(session, link)
+            reading = read_repo(session, link)
         except SourceError as exc:
-            # One repository GitHub will not describe (451 for a DMCA block, 403, 5xx) must
-            # not stop the others: it counts as read and waits its turn like any other.
+            # One repository GitHub will not describe (403, 5xx) must not stop the others: it
+            # counts as read and waits its turn like any other.
             log.warning("stars of %s not read: %s", link.url, exc)
-            reading = clients.RepoStars(stars=None)
-        if reading.rate_limited_until:
+            reading = None
+        if reading and reading.rate_limited_until:
             outcome.rate_limited_until = reading.rate_limited_until
             break
+        if reading and reading.refused:  # 404, or 451 for a DMCA block: recorded on the link
+            log.warning("stars of %s not read: %s", link.url, reading.problem)
         outcome.checked += 1
         now = timezone.now()
-        if reading.stars is not None and record_stars(link, reading.stars, at=now):
+        before = link.stars
+        if reading and record_repo_reading(link, reading, at=now):
+            moved.add(link.paper_id)
+        if reading and reading.stars is not None and reading.stars != before:
             outcome.changed += 1
-        else:
-            link.stars_checked_at = now
-            link.save(update_fields=["stars_checked_at"])
+        link.stars_checked_at = now
+        link.save(update_fields=["stars_checked_at"])
+    # A repository that filled (or emptied) moves its paper's status.
+    update_code_status(papers=list(Paper.objects.filter(pk__in=moved)))
     return outcome
-
-
-def _read_stars(session: requests.Session, link: CodeLink) -> clients.RepoStars:
-    return clients.fetch_repo_stars(
-        session=session,
-        api_url=settings.GITHUB_API_URL,
-        owner=link.owner,
-        name=link.name,
-        token=settings.GITHUB_TOKEN,
-        timeout=settings.HTTP_TIMEOUT_SECONDS,
-    )
