@@ -190,11 +190,29 @@ EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "true" if EMAIL_HOST else "false")
 # Far below the task time limits, so a hung relay never gets a send task killed mid-chunk.
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "digest <digest@localhost>")
-if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = os.getenv("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
+EMAIL_FILE_PATH = os.getenv("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
+# A relay's API through django-anymail instead, e.g. anymail.backends.postmark.EmailBackend
+# (its credentials in ANYMAIL_* variables, below).
+EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "").strip() or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+
+# --- Relays (issue 16): django-anymail's backends and its tracking and inbound webhooks ---
+# Every ANYMAIL_<NAME> variable is anymail's setting NAME: ANYMAIL_POSTMARK_SERVER_TOKEN,
+# ANYMAIL_MAILGUN_API_KEY, ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, ANYMAIL_WEBHOOK_SECRET...
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_") and value.strip()
+}
+INSTALLED_APPS += ["anymail"]
+# The webhooks (under /mail/) take HTTP basic auth "user:password" as anymail documents.
+# Unset, they refuse every call: anymail would accept anyone (with a warning), and a forged
+# "complaint" could unsubscribe any reader. A random secret nobody knows refuses them all.
+MAIL_WEBHOOKS = bool(ANYMAIL.get("WEBHOOK_SECRET"))
+ANYMAIL.setdefault("WEBHOOK_SECRET", secrets.token_urlsafe(32))
 
 # --- Celery: Redis in production, a filesystem broker for the embedded quick start ---
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
@@ -389,7 +407,9 @@ SUBSCRIBE_EMAIL_EVERY_SECONDS = envint("SUBSCRIBE_EMAIL_EVERY_SECONDS", 600)
 CONFIRM_LINK_MAX_AGE_HOURS = envint("CONFIRM_LINK_MAX_AGE_HOURS", 72)
 # List-Id of the digest; defaults to digest.<host of SITE_URL>.
 MAIL_LIST_ID = os.getenv("MAIL_LIST_ID", "")
-# Optional mailto: address for List-Unsubscribe, beside the one-click https link.
+# Optional mailto: address for List-Unsubscribe, beside the one-click https link. Offered
+# only with the webhooks on (MAIL_WEBHOOKS): mail to it reaches us through the relay's
+# inbound webhook, and nothing else would read it.
 MAIL_UNSUBSCRIBE_MAILTO = os.getenv("MAIL_UNSUBSCRIBE_MAILTO", "")
 # How often beat looks for subscribers whose delivery hour has come (fractions allowed: the
 # fault tests run beat every few seconds).
@@ -403,7 +423,9 @@ MAIL_MAX_ATTEMPTS = envint("MAIL_MAX_ATTEMPTS", 5)
 # timeout, or a retry waiting out its countdown would be handed to a second worker).
 MAIL_RETRY_BACKOFF_SECONDS = envint("MAIL_RETRY_BACKOFF_SECONDS", 60)
 MAIL_RETRY_MAX_BACKOFF_SECONDS = envint("MAIL_RETRY_MAX_BACKOFF_SECONDS", 3600)
-# Permanent failures (5xx) in a row after which a subscriber is paused.
+# Permanent failures (5xx) in a row after which a subscriber is paused; soft bounces the relay
+# reports count too. "In a row": the count starts again once a digest arrives, which with
+# the webhooks on means the relay's "delivered" event, not its acceptance.
 MAIL_MAX_HARD_FAILURES = envint("MAIL_MAX_HARD_FAILURES", 3)
 # A delivery left "sending" this long (its worker died mid-send) is marked for review, never
 # resent; one left "pending" this long (its task was lost) is queued again. Fractions allowed

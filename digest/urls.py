@@ -26,6 +26,8 @@ urlpatterns = [
         name="subscription-feedback",
     ),
     path("digests/<str:day>/", subs.archive, name="digest-archive"),
+    # Relays' tracking and inbound webhooks, e.g. mail/postmark/tracking/ (issue 16)
+    path("mail/", include("anymail.urls")),
     # The REST API, RSS/Atom feeds (issue 5)
     path("api/", include("digest.api.urls")),
     path("feeds/trending.rss", feeds.TrendingFeed(), name="feed-trending-rss"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -319,6 +320,9 @@ def _send(
         connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:
         return _refusal(delivery, *_smtp_reply(exc), by_recipient=True)
+    except AnymailRecipientsRefused as exc:
+        # A relay's API refused the address (its suppression list, an invalid address).
+        return Outcome(delivery, State.FAILED, f"refused by the relay: {exc}", bounced=True)
     except smtplib.SMTPResponseException as exc:
         # A refused sender is our problem, not the reader's.
         by_recipient = not isinstance(exc, smtplib.SMTPSenderRefused)
@@ -342,9 +346,12 @@ def _record(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
             state=State.SENT, sent_at=now, error=""
         )
         # "Repeated" hard failures means in a row: a delivered digest starts the count again.
-        Subscriber.objects.filter(
-            pk__in=[d.subscriber_id for d in sent if d.subscriber.hard_bounces]
-        ).update(hard_bounces=0)
+        # A relay that reports by webhook says later whether it was: its "delivered" event
+        # clears the count (relay_events), so that the soft bounces it reports add up.
+        if not settings.MAIL_WEBHOOKS:
+            clear_failures(
+                subscriber_ids=[d.subscriber_id for d in sent if d.subscriber.hard_bounces]
+            )
         for outcome in outcomes:
             if outcome.state == State.SENT:
                 continue
@@ -354,7 +361,7 @@ def _record(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
                 state=outcome.state, error=outcome.error
             )
             if outcome.bounced and changed:
-                _hard_failure(outcome.delivery.subscriber_id)
+                count_failure(subscriber_id=outcome.delivery.subscriber_id)
         Delivery.objects.filter(pk__in=[d.pk for d in unsent], state=State.SENDING).update(
             state=State.PENDING, attempts=F("attempts") - 1
         )
@@ -375,11 +382,16 @@ def _record_surely(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
             time.sleep(attempt)
 
 
-def _hard_failure(subscriber_id: int) -> None:
+def count_failure(*, subscriber_id: int) -> None:
+    """One more failure in a row: the reader pauses at MAIL_MAX_HARD_FAILURES."""
     Subscriber.objects.filter(pk=subscriber_id).update(hard_bounces=F("hard_bounces") + 1)
     Subscriber.objects.filter(
         pk=subscriber_id, status=ACTIVE, hard_bounces__gte=settings.MAIL_MAX_HARD_FAILURES
     ).update(status=Subscriber.Status.PAUSED)
+
+
+def clear_failures(*, subscriber_ids: list[int]) -> None:
+    Subscriber.objects.filter(pk__in=subscriber_ids, hard_bounces__gt=0).update(hard_bounces=0)
 
 
 def _open(connection: BaseEmailBackend) -> None:

@@ -260,6 +260,7 @@ def subscribe(*, email: str, preferences: Preferences) -> Signup | None:
         if not created and subscriber.status in (Status.PENDING, Status.UNSUBSCRIBED):
             _apply(subscriber, preferences)
             subscriber.status = Status.PENDING
+            subscriber.unsubscribed_because, subscriber.unsubscribed_detail = "", ""
             subscriber.save()
             forget_interests(subscriber_id=subscriber.pk)
     if not _may_email(email):
@@ -338,10 +339,18 @@ def resume(*, subscriber_id: int) -> None:
     )
 
 
-def unsubscribe(*, subscriber_id: int) -> None:
-    """Immediate and idempotent: the first unsubscription time is kept."""
+def unsubscribe(
+    *,
+    subscriber_id: int,
+    because: str = Subscriber.Unsubscribed.READER,
+    detail: str = "",
+) -> None:
+    """Immediate and idempotent: the first unsubscription, its time and its reason, is kept."""
     Subscriber.objects.filter(pk=subscriber_id).exclude(status=Status.UNSUBSCRIBED).update(
-        status=Status.UNSUBSCRIBED, unsubscribed_at=timezone.now()
+        status=Status.UNSUBSCRIBED,
+        unsubscribed_at=timezone.now(),
+        unsubscribed_because=because,
+        unsubscribed_detail=detail,
     )
 
 

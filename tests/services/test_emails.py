@@ -88,6 +88,7 @@ def test_the_subject_names_the_date_and_the_top_paper(reader, smtp_server):
 
 def test_list_headers_and_a_unique_message_id(reader, smtp_server, settings):
     settings.MAIL_UNSUBSCRIBE_MAILTO = "unsubscribe@digest.example.org"
+    settings.MAIL_WEBHOOKS = True  # the inbound webhook reads that mail
     message, sent = _send(reader, smtp_server)
     one_click, mailto = re.findall(r"<([^>]+)>", message["List-Unsubscribe"])
     assert one_click.startswith(f"{SITE}/unsubscribe/")

@@ -164,7 +164,8 @@ def archive_url(*, day: date, paper_ids: list[str]) -> str:
 def list_headers(*, unsubscribe: str) -> dict[str, str]:
     """RFC 2369 / RFC 8058: mailbox providers show their own one-click unsubscribe button."""
     targets = [f"<{unsubscribe}>"]
-    if settings.MAIL_UNSUBSCRIBE_MAILTO:
+    # Only where the relay's inbound webhook brings that mail to us (relay_events).
+    if settings.MAIL_UNSUBSCRIBE_MAILTO and settings.MAIL_WEBHOOKS:
         targets.append(f"<mailto:{settings.MAIL_UNSUBSCRIBE_MAILTO}?subject=unsubscribe>")
     return {
         "List-Unsubscribe": ", ".join(targets),

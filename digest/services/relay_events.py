@@ -1,0 +1,107 @@
+"""What a relay (Amazon SES, Postmark, Mailgun...) reports after it accepted a digest, through
+django-anymail's tracking and inbound webhooks.
+
+A relay accepts a message and learns later that it bounced or that the reader pressed "spam".
+A hard bounce or a complaint stops all mail to the address at once (Gmail's and Yahoo's bulk
+sender rules: complaints and unsubscribes honoured within two days; mailing a dead address
+again hurts the sender's reputation); a soft bounce counts towards the pause after repeated
+failures, and a delivery starts that count again. Mail to the List-Unsubscribe `mailto:`
+address, handed over by the inbound webhook, unsubscribes its sender.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from anymail.signals import EventType, RejectReason
+from django.conf import settings
+
+from digest.models import Subscriber
+from digest.services import delivery, subscriptions
+
+Unsubscribed = Subscriber.Unsubscribed
+# Anymail reports Postmark's SoftBounce as "bounced" ("might also receive HardBounce later"):
+# the relay's own type tells it apart.
+SOFT_BOUNCE_TYPES = frozenset({"SoftBounce"})
+DETAIL_LIMIT = 1000
+
+
+class Verdict(StrEnum):
+    HARD_BOUNCE = "hard-bounce"
+    SOFT_BOUNCE = "soft-bounce"
+    COMPLAINT = "complaint"
+    # The relay itself stopped mailing the address (its suppression list, its own unsubscribe).
+    SUPPRESSED = "suppressed"
+    DELIVERED = "delivered"
+    # Opens, clicks, queued, sent...: nothing a reader's mail depends on.
+    NOTHING = "nothing"
+
+
+REJECTED = {
+    RejectReason.BOUNCED: Verdict.HARD_BOUNCE,
+    RejectReason.INVALID: Verdict.HARD_BOUNCE,
+    RejectReason.SPAM: Verdict.COMPLAINT,
+    RejectReason.UNSUBSCRIBED: Verdict.SUPPRESSED,
+    RejectReason.BLOCKED: Verdict.SUPPRESSED,
+}
+UNSUBSCRIBED_BECAUSE = {
+    Verdict.HARD_BOUNCE: Unsubscribed.HARD_BOUNCE,
+    Verdict.COMPLAINT: Unsubscribed.COMPLAINT,
+    Verdict.SUPPRESSED: Unsubscribed.RELAY,
+}
+
+
+def verdict(*, event_type: str, reject_reason: str | None, relay_type: str | None) -> Verdict:
+    """What an anymail tracking event means for the reader's mail (pure)."""
+    if event_type == EventType.COMPLAINED:
+        return Verdict.COMPLAINT
+    if event_type == EventType.BOUNCED:
+        return Verdict.SOFT_BOUNCE if relay_type in SOFT_BOUNCE_TYPES else Verdict.HARD_BOUNCE
+    if event_type == EventType.DEFERRED:
+        return Verdict.SOFT_BOUNCE
+    if event_type == EventType.REJECTED:
+        return REJECTED.get(reject_reason, Verdict.NOTHING)
+    if event_type == EventType.UNSUBSCRIBED:
+        return Verdict.SUPPRESSED
+    if event_type == EventType.DELIVERED:
+        return Verdict.DELIVERED
+    return Verdict.NOTHING
+
+
+@dataclass(frozen=True)
+class RelayEvent:
+    relay: str
+    recipient: str
+    verdict: Verdict
+    # The relay's description and the receiving server's reply, for the reader's record.
+    detail: str
+
+
+def record_event(*, event: RelayEvent) -> None:
+    """Apply one tracking event to the reader at its address (none: a stranger's address, or
+    a reader who deleted their data; nothing to do)."""
+    email = event.recipient.strip().lower()
+    reader = Subscriber.objects.filter(email=email).values_list("pk", flat=True).first()
+    if reader is None or event.verdict == Verdict.NOTHING:
+        return
+    if event.verdict in UNSUBSCRIBED_BECAUSE:
+        detail = f"{event.relay}: {event.detail}".strip(": ")[:DETAIL_LIMIT]
+        subscriptions.unsubscribe(
+            subscriber_id=reader, because=UNSUBSCRIBED_BECAUSE[event.verdict], detail=detail
+        )
+    elif event.verdict == Verdict.SOFT_BOUNCE:
+        delivery.count_failure(subscriber_id=reader)
+    else:
+        delivery.clear_failures(subscriber_ids=[reader])
+
+
+def unsubscribe_by_mail(*, sender: str, recipients: list[str]) -> bool:
+    """Mail sent to the List-Unsubscribe address unsubscribes its sender (RFC 2369); True if
+    this message was one. Other inbound mail is not ours to read."""
+    address = settings.MAIL_UNSUBSCRIBE_MAILTO.strip().lower()
+    if not address or address not in {r.strip().lower() for r in recipients}:
+        return False
+    email = sender.strip().lower()
+    reader = Subscriber.objects.filter(email=email).values_list("pk", flat=True).first()
+    if reader is not None:
+        subscriptions.unsubscribe(subscriber_id=reader, because=Unsubscribed.MAIL)
+    return True

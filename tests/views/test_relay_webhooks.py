@@ -1,0 +1,157 @@
+"""Bounces, complaints and mailto: unsubscribes as a relay reports them: Postmark's documented
+webhook payloads replayed through django-anymail's views, then a real send to an SMTP sink."""
+
+import base64
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from digest.models import Subscriber
+from digest.services import delivery
+from digest.services.emails.compose import list_headers
+
+PAYLOADS = Path(__file__).parent / "relay_payloads"
+SECRET = "relay:s3cret-for-the-test"
+DAY = date(2026, 6, 12)
+# The addresses in Postmark's documented payloads.
+BOUNCED = "john@example.com"
+INBOUND_TO = "yourhash+SampleHash@inbound.postmarkapp.com"
+INBOUND_FROM = "support@postmarkapp.com"
+Status = Subscriber.Status
+
+
+@pytest.fixture
+def webhooks(settings):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
+    settings.MAIL_WEBHOOKS = True
+
+
+def _reader(email: str, **fields) -> Subscriber:
+    fields = {"status": Status.ACTIVE, "interests": "LLM agents", "digest_size": 3, **fields}
+    return Subscriber.objects.create(email=email, **fields)
+
+
+def _post(client, hook: str, payload: str, *, auth: str | None = SECRET):
+    headers = {}
+    if auth is not None:
+        headers["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    body = (PAYLOADS / payload).read_bytes()
+    return client.post(f"/mail/postmark/{hook}/", body, content_type="application/json", **headers)
+
+
+@pytest.mark.parametrize(
+    ("payload", "because"),
+    [
+        ("postmark_hard_bounce.json", Subscriber.Unsubscribed.HARD_BOUNCE),
+        ("postmark_spam_complaint.json", Subscriber.Unsubscribed.COMPLAINT),
+    ],
+)
+def test_a_hard_bounce_or_complaint_stops_all_mail_to_the_address(
+    client, webhooks, corpus, smtp_server, payload, because
+):
+    bounced, other = _reader(BOUNCED), _reader("other@example.org")
+    assert _post(client, "tracking", payload).status_code == 200
+    bounced.refresh_from_db()
+    assert bounced.status == Status.UNSUBSCRIBED and bounced.unsubscribed_at
+    assert bounced.unsubscribed_because == because
+    assert bounced.unsubscribed_detail.startswith("Postmark:")
+    report = delivery.send_day(day=DAY)
+    assert report.sent == 1
+    assert smtp_server.to(BOUNCED) == [] and len(smtp_server.to(other.email)) == 1
+
+
+def test_a_replayed_event_changes_nothing_more(client, webhooks, db):
+    reader = _reader(BOUNCED)
+    for _ in range(2):
+        assert _post(client, "tracking", "postmark_hard_bounce.json").status_code == 200
+    first = Subscriber.objects.get(pk=reader.pk).unsubscribed_at
+    assert _post(client, "tracking", "postmark_spam_complaint.json").status_code == 200
+    reader.refresh_from_db()
+    # The first reason and time stay: the bounce came first.
+    assert reader.unsubscribed_at == first
+    assert reader.unsubscribed_because == Subscriber.Unsubscribed.HARD_BOUNCE
+
+
+@pytest.mark.parametrize("auth", [None, "relay:wrong", "someone:else"])
+def test_an_unauthenticated_webhook_is_refused_and_changes_nothing(client, webhooks, db, auth):
+    reader = _reader(BOUNCED)
+    assert _post(client, "tracking", "postmark_spam_complaint.json", auth=auth).status_code == 400
+    assert Subscriber.objects.get(pk=reader.pk).status == Status.ACTIVE
+
+
+def test_without_a_configured_secret_every_webhook_is_refused(client, db):
+    # The default settings: no ANYMAIL_WEBHOOK_SECRET in the environment.
+    reader = _reader(BOUNCED)
+    for auth in (None, SECRET):
+        response = _post(client, "tracking", "postmark_hard_bounce.json", auth=auth)
+        assert response.status_code == 400
+    assert Subscriber.objects.get(pk=reader.pk).status == Status.ACTIVE
+
+
+def test_soft_bounces_pause_after_repeated_failures_and_a_delivery_restarts_the_count(
+    client, webhooks, settings, db
+):
+    settings.MAIL_MAX_HARD_FAILURES = 3
+    reader = _reader(BOUNCED)
+    for _ in range(2):
+        assert _post(client, "tracking", "postmark_soft_bounce.json").status_code == 200
+    reader.refresh_from_db()
+    assert (reader.status, reader.hard_bounces) == (Status.ACTIVE, 2)
+    assert _post(client, "tracking", "postmark_delivery.json").status_code == 200
+    assert Subscriber.objects.get(pk=reader.pk).hard_bounces == 0
+    for _ in range(3):
+        _post(client, "tracking", "postmark_soft_bounce.json")
+    reader.refresh_from_db()
+    # Paused, not unsubscribed: the reader may vouch for the address and resume.
+    assert (reader.status, reader.hard_bounces) == (Status.PAUSED, 3)
+
+
+def test_with_webhooks_the_relays_acceptance_does_not_restart_the_count(
+    client, webhooks, corpus, smtp_server
+):
+    reader = _reader(BOUNCED, hard_bounces=2)
+    assert delivery.send_day(day=DAY).sent == 1
+    # Accepted is not delivered: only the relay's later event says so.
+    assert Subscriber.objects.get(pk=reader.pk).hard_bounces == 2
+
+
+def test_mail_to_the_list_unsubscribe_address_unsubscribes_its_sender(
+    client, webhooks, settings, db
+):
+    settings.MAIL_UNSUBSCRIBE_MAILTO = INBOUND_TO
+    sender, other = _reader(INBOUND_FROM), _reader("other@example.org")
+    assert _post(client, "inbound", "postmark_inbound.json").status_code == 200
+    sender.refresh_from_db()
+    assert sender.status == Status.UNSUBSCRIBED
+    assert sender.unsubscribed_because == Subscriber.Unsubscribed.MAIL
+    assert Subscriber.objects.get(pk=other.pk).status == Status.ACTIVE
+
+
+def test_other_inbound_mail_unsubscribes_nobody(client, webhooks, settings, db):
+    settings.MAIL_UNSUBSCRIBE_MAILTO = "unsubscribe@digest.example.org"
+    sender = _reader(INBOUND_FROM)
+    assert _post(client, "inbound", "postmark_inbound.json").status_code == 200
+    assert Subscriber.objects.get(pk=sender.pk).status == Status.ACTIVE
+
+
+def test_list_unsubscribe_offers_mailto_only_where_the_inbound_webhook_reads_it(settings):
+    settings.MAIL_UNSUBSCRIBE_MAILTO = "unsubscribe@digest.example.org"
+    settings.MAIL_WEBHOOKS = False
+    assert "mailto:" not in list_headers(unsubscribe="https://x.example/u/1/")["List-Unsubscribe"]
+    settings.MAIL_WEBHOOKS = True
+    header = list_headers(unsubscribe="https://x.example/u/1/")["List-Unsubscribe"]
+    assert header.endswith("<mailto:unsubscribe@digest.example.org?subject=unsubscribe>")
+
+
+def test_a_reader_who_signs_up_again_loses_the_old_reason(client, webhooks, db):
+    from digest.services.subscriptions import Preferences, subscribe
+
+    _reader(BOUNCED)
+    _post(client, "tracking", "postmark_hard_bounce.json")
+    preferences = Preferences(
+        interests="LLM agents", categories=[], delivery_hour=8, timezone="UTC", digest_size=5
+    )
+    subscribe(email=BOUNCED, preferences=preferences)
+    again = Subscriber.objects.get(email=BOUNCED)
+    assert (again.status, again.unsubscribed_because) == (Status.PENDING, "")
