@@ -97,6 +97,8 @@ PROXY_SSL_HEADER = os.getenv("PROXY_SSL_HEADER", "")
 if PROXY_SSL_HEADER:
     SECURE_PROXY_SSL_HEADER = (PROXY_SSL_HEADER, "https")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(PRODUCTION))
+# Load balancers and Prometheus probe over plain http inside the network: no redirect.
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
 # HSTS for a year in production; set INCLUDE_SUBDOMAINS / PRELOAD false if a subdomain of the
 # site still needs plain http (`check --deploy` then warns about it).
@@ -213,6 +215,11 @@ INSTALLED_APPS += ["anymail"]
 # "complaint" could unsubscribe any reader. A random secret nobody knows refuses them all.
 MAIL_WEBHOOKS = bool(ANYMAIL.get("WEBHOOK_SECRET"))
 ANYMAIL.setdefault("WEBHOOK_SECRET", secrets.token_urlsafe(32))
+
+# --- Operations (issue 16): /health/, /metrics, the alarm ---
+INSTALLED_APPS += ["health_check"]  # its page template
+# /health/ fails below this much free disk where the outbox is (EMAIL_FILE_PATH).
+HEALTH_MIN_FREE_DISK_MB = envint("HEALTH_MIN_FREE_DISK_MB", 500)
 
 # --- Celery: Redis in production, a filesystem broker for the embedded quick start ---
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")

@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from health_check.views import HealthCheckView
 
 from digest import feeds
+from digest.services.health import CHECKS
 from digest.views import papers, reports
 from digest.views import subscriptions as subs
 
@@ -28,6 +30,8 @@ urlpatterns = [
     path("digests/<str:day>/", subs.archive, name="digest-archive"),
     # Relays' tracking and inbound webhooks, e.g. mail/postmark/tracking/ (issue 16)
     path("mail/", include("anymail.urls")),
+    # For load balancers: 200, or 500 naming the failing part (issue 16).
+    path("health/", HealthCheckView.as_view(checks=CHECKS), name="health"),
     # The REST API, RSS/Atom feeds (issue 5)
     path("api/", include("digest.api.urls")),
     path("feeds/trending.rss", feeds.TrendingFeed(), name="feed-trending-rss"),
