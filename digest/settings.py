@@ -218,6 +218,18 @@ ANYMAIL.setdefault("WEBHOOK_SECRET", secrets.token_urlsafe(32))
 
 # --- Operations (issue 16): /health/, /metrics, the alarm ---
 INSTALLED_APPS += ["health_check"]  # its page template
+# Who gets the alarm (comma-separated addresses; Django's ADMINS), and from which address.
+ADMINS = [(address, address) for address in envlist("ADMINS", "")]
+SERVER_EMAIL = os.getenv("SERVER_EMAIL", "").strip() or DEFAULT_FROM_EMAIL
+EMAIL_SUBJECT_PREFIX = os.getenv("EMAIL_SUBJECT_PREFIX", "[digest] ")
+# The alarm (digest/services/alarm.py), checked every ALARM_CHECK_EVERY_MINUTES: the send of
+# the day not finished by this hour (UTC), no ingestion succeeded for this many hours, more
+# than this share of the last day's digests failed (once at least this many were tried).
+ALARM_CHECK_EVERY_MINUTES = envfloat("ALARM_CHECK_EVERY_MINUTES", 15)
+ALARM_SEND_DEADLINE_HOUR = envint("ALARM_SEND_DEADLINE_HOUR", 10)
+ALARM_INGESTION_MAX_AGE_HOURS = envint("ALARM_INGESTION_MAX_AGE_HOURS", 6)
+ALARM_FAILURE_RATE = envfloat("ALARM_FAILURE_RATE", 0.1)
+ALARM_FAILURE_MIN_DIGESTS = envint("ALARM_FAILURE_MIN_DIGESTS", 10)
 # /health/ fails below this much free disk where the outbox is (EMAIL_FILE_PATH).
 HEALTH_MIN_FREE_DISK_MB = envint("HEALTH_MIN_FREE_DISK_MB", 500)
 
@@ -558,4 +570,8 @@ INGESTION_RUN_RETENTION_DAYS = max(envint("INGESTION_RUN_RETENTION_DAYS", 90), 1
 CELERY_BEAT_SCHEDULE["prune-old-records"] = {
     "task": "tasks.maintenance.prune",
     "schedule": 24 * 3600.0,
+}
+CELERY_BEAT_SCHEDULE["raise-alarms"] = {
+    "task": "tasks.maintenance.raise_alarms",
+    "schedule": ALARM_CHECK_EVERY_MINUTES * 60.0,
 }
