@@ -1,6 +1,7 @@
 """Forms of the subscription pages: every field validated here, with an error a reader can act
 on, before a service sees it."""
 
+import calendar
 from importlib.resources import files
 
 from django import forms
@@ -28,6 +29,9 @@ MAX_AUTHORS = 50
 MAX_AUTHOR_LENGTH = 200
 TIMEZONE_CHOICES = [(name, name) for name in TIMEZONES]
 TIMEZONE_SET = frozenset(TIMEZONES)
+WEEKDAY_CHOICES = [("", "Every day")] + [
+    (str(number), f"Weekly, on {name}") for number, name in enumerate(calendar.day_name)
+]
 CATEGORY_CHOICES = [(term, f"{term} {name}") for term, name in sorted(CATEGORY_NAMES.items())]
 
 
@@ -123,6 +127,16 @@ class PreferencesForm(forms.Form):
         label="Send the trending section on days when nothing matches my interests",
     )
 
+    # Reader controls (issue 16).
+    digest_weekday = forms.TypedChoiceField(
+        required=False,
+        label="How often",
+        coerce=int,
+        empty_value=None,
+        choices=WEEKDAY_CHOICES,
+        help_text="Weekly: one digest of the week's best papers, on the day you pick.",
+    )
+
     def __init__(self, *args: object, has_liked: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         # A reader who liked papers already has interests to go on.
@@ -195,6 +209,7 @@ class PreferencesForm(forms.Form):
             trending_count=3 if data["trending_count"] is None else data["trending_count"],
             trending_weight=None if data["trending_dial"] is None else data["trending_dial"] / 100,
             send_when_empty=data["send_when_empty"],
+            digest_weekday=data["digest_weekday"],
         )
 
 

@@ -111,11 +111,14 @@ def due_subscribers(*, now: datetime) -> dict[date, list[int]]:
     rows = (
         Subscriber.objects.filter(status=ACTIVE)
         .filter(Q(next_digest_at__lte=now) | Q(next_digest_at=None))
-        .values_list("pk", "timezone", "delivery_hour")
+        .values_list("pk", "timezone", "delivery_hour", "digest_weekday", "next_digest_at")
     )
     due: dict[date, list[int]] = defaultdict(list)
-    for pk, zone_name, hour in rows.order_by("pk"):
+    for pk, zone_name, hour, weekday, planned in rows.order_by("pk"):
         today = send_times.local_date(instant=now, zone_name=zone_name)
+        # A weekly reader's stored instant is on their weekday; without one, today must be.
+        if planned is None and send_times.first_send_day(day=today, weekday=weekday) != today:
+            continue
         if send_times.send_at(day=today, hour=hour, zone_name=zone_name) <= now:
             due[today].append(pk)
     return dict(due)
@@ -147,7 +150,7 @@ def _day_done(day: date, subscriber_ids: list[int]) -> None:
         readers = list(
             Subscriber.objects.select_for_update()
             .filter(pk__in=subscriber_ids)
-            .only("pk", "timezone", "delivery_hour", "next_digest_at")
+            .only("pk", "timezone", "delivery_hour", "digest_weekday", "next_digest_at")
             .order_by("pk")
         )
         for reader in readers:
@@ -156,6 +159,7 @@ def _day_done(day: date, subscriber_ids: list[int]) -> None:
                 planned=reader.next_digest_at,
                 hour=reader.delivery_hour,
                 zone_name=reader.timezone,
+                weekday=reader.digest_weekday,
             )
         Subscriber.objects.bulk_update(readers, ["next_digest_at"])
 
@@ -483,9 +487,14 @@ def schedule(*, now: datetime) -> list[list[int]]:
 
 def send_day(*, day: date, connection: BaseEmailBackend | None = None) -> SendReport:
     """Every active subscriber without a digest for `day` gets one now, whatever their
-    delivery hour, through the planning and sending of the scheduled runs; so do those whose
-    digest for `day` an earlier run planned but could not send."""
-    waiting = Subscriber.objects.filter(status=ACTIVE).exclude(deliveries__local_date=day)
+    delivery hour (weekly readers on their weekday only), through the planning and sending
+    of the scheduled runs; so do those whose digest for `day` an earlier run planned but
+    could not send."""
+    waiting = (
+        Subscriber.objects.filter(status=ACTIVE)
+        .filter(Q(digest_weekday=None) | Q(digest_weekday=day.weekday()))
+        .exclude(deliveries__local_date=day)
+    )
     plan(day=day, subscriber_ids=list(waiting.values_list("pk", flat=True)))
     pending = Delivery.objects.filter(local_date=day, state=State.PENDING).order_by("pk")
     report = SendReport()

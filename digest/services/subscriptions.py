@@ -62,6 +62,8 @@ class Preferences:
     trending_count: int = 3
     trending_weight: float | None = None
     send_when_empty: bool = False
+    # None: daily; 0 (Monday) to 6: weekly on that day.
+    digest_weekday: int | None = None
 
 
 class Notice(StrEnum):
@@ -232,6 +234,7 @@ def _reschedule(subscriber: Subscriber, *, planned_zone: str) -> None:
         hour=subscriber.delivery_hour,
         zone_name=subscriber.timezone,
         now=timezone.now(),
+        weekday=subscriber.digest_weekday,
     )
 
 

@@ -155,6 +155,7 @@ def _current(subscriber: Subscriber) -> dict:
             "digest_size",
             "trending_count",
             "send_when_empty",
+            "digest_weekday",
         )
     }
     initial["followed_authors"] = "\n".join(subscriber.followed_authors)
