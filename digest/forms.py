@@ -223,3 +223,11 @@ class SubscribeForm(PreferencesForm):
         if not self.is_bound:
             # timezone.js replaces the UTC default with the zone the browser reports.
             self.fields["timezone"].widget.attrs["data-browser-default"] = "true"
+
+
+class AddressForm(forms.Form):
+    """A reader's new address (issue 16): it takes effect once confirmed from there."""
+
+    new_email = forms.EmailField(
+        label="New email address", max_length=254, validators=[validate_address]
+    )

@@ -21,6 +21,8 @@ urlpatterns = [
     path("subscribe/confirm/<str:token>/", subs.confirm, name="subscription-confirm"),
     path("subscribe/renew/<str:token>/", subs.renew, name="subscription-renew"),
     path("preferences/<str:token>/", subs.preferences, name="subscription-preferences"),
+    path("preferences/<str:token>/digests/", subs.past_digests, name="subscription-digests"),
+    path("address/<str:token>/", subs.confirm_address, name="subscription-address"),
     path("unsubscribe/<str:token>/", subs.unsubscribe, name="unsubscribe"),
     path(
         "feedback/<str:token>/<path:paper_id>/<str:answer>/",

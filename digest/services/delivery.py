@@ -32,6 +32,7 @@ from digest.services.batching import batched
 from digest.services.emails.backends import FolderBackend
 from digest.services.emails.compose import (
     PaperPart,
+    address_change_message,
     already_subscribed_message,
     confirmation_message,
     digest_message,
@@ -519,6 +520,7 @@ def send_notice(*, subscriber_id: int, notice: str) -> None:
     compose = {
         Notice.CONFIRM: confirmation_message,
         Notice.ALREADY_SUBSCRIBED: already_subscribed_message,
+        Notice.CONFIRM_ADDRESS: address_change_message,
     }[Notice(notice)]
     try:
         compose(subscriber=subscriber).send()

@@ -9,6 +9,7 @@ preferences and feedback links keep working in old emails until the reader signs
 
 import hashlib
 import re
+import zlib
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
@@ -17,7 +18,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -30,6 +31,7 @@ CONFIRM_SALT = "digest.subscriptions.confirm"
 PREFERENCES_SALT = "digest.subscriptions.preferences"
 UNSUBSCRIBE_SALT = "digest.subscriptions.unsubscribe"
 FEEDBACK_SALT = "digest.subscriptions.feedback"
+ADDRESS_SALT = "digest.subscriptions.address"
 SIGNED_OUT = "This link was signed out: use the one in your latest digest."
 # The last part of a feedback link, and what it records.
 FEEDBACK_ANSWERS = {"more": PaperFeedback.Kind.LIKE, "less": PaperFeedback.Kind.DISLIKE}
@@ -71,6 +73,8 @@ class Notice(StrEnum):
 
     CONFIRM = "confirm"
     ALREADY_SUBSCRIBED = "already-subscribed"
+    # To the new address a reader asked for (Subscriber.pending_email).
+    CONFIRM_ADDRESS = "confirm-address"
 
 
 @dataclass(frozen=True)
@@ -371,3 +375,73 @@ def give_feedback(*, token: str, paper_id: str, answer: str) -> tuple[Paper, str
     subscriber, paper, kind = feedback_for(token=token, paper_id=paper_id, answer=answer)
     record_feedback(subscriber_id=subscriber.pk, paper_id=paper.pk, kind=kind)
     return paper, kind
+
+
+def undo_feedback(*, token: str, paper_id: str, answer: str) -> Paper:
+    """Take back a "more / less like this" given through the same signed link."""
+    subscriber, paper, _ = feedback_for(token=token, paper_id=paper_id, answer=answer)
+    PaperFeedback.objects.filter(subscriber=subscriber, paper=paper).delete()
+    return paper
+
+
+# --- A new address, confirmed from that address ------------------------------------------
+
+
+def _address_check(email: str) -> int:
+    # Ties a link to the address it was mailed to, without the address in the URL.
+    return zlib.crc32(email.encode())
+
+
+def address_token(*, subscriber: Subscriber) -> str:
+    return _signed(subscriber, _address_check(subscriber.pending_email), salt=ADDRESS_SALT)
+
+
+def request_address_change(*, subscriber_id: int, email: str) -> Signup | None:
+    """Remember the new address and say which email it calls for (None: the address is the
+    current one, or was mailed too recently). Nothing changes until it is confirmed from the
+    new address; whether another reader has it is told only there."""
+    email = email.strip().lower()
+    validate_address(email)
+    subscriber = Subscriber.objects.get(pk=subscriber_id)
+    if email == subscriber.email:
+        Subscriber.objects.filter(pk=subscriber_id).update(pending_email="")
+        return None
+    Subscriber.objects.filter(pk=subscriber_id).update(pending_email=email)
+    if not _may_email(email):
+        return None
+    return Signup(subscriber_id=subscriber_id, notice=Notice.CONFIRM_ADDRESS)
+
+
+def address_change_for(*, token: str) -> Subscriber:
+    """The reader a genuine, fresh address link is for, while that address is still the one
+    waiting (a later request replaces it)."""
+    max_age = settings.CONFIRM_LINK_MAX_AGE_HOURS * 3600
+    (subscriber_id, check), generation = _load(
+        token, salt=ADDRESS_SALT, ids=2, generation=True, max_age=max_age
+    )
+    subscriber = _subscriber(subscriber_id)
+    if generation != subscriber.link_generation:
+        raise LinkError(SIGNED_OUT)
+    if not subscriber.pending_email or _address_check(subscriber.pending_email) != check:
+        raise LinkError("This address change was replaced or is done: use your latest email.")
+    return subscriber
+
+
+def confirm_address_change(*, token: str) -> Subscriber:
+    """The new address takes effect; the links mailed to the old one are signed out (the old
+    mailbox may be someone else's now) and the failure count starts again."""
+    subscriber = address_change_for(token=token)
+    try:
+        with transaction.atomic():
+            Subscriber.objects.filter(pk=subscriber.pk).update(
+                email=subscriber.pending_email,
+                pending_email="",
+                hard_bounces=0,
+                link_generation=F("link_generation") + 1,
+            )
+    except IntegrityError as exc:
+        raise LinkError(
+            "Another subscription already uses this address: unsubscribe it first, or keep "
+            "your current one."
+        ) from exc
+    return Subscriber.objects.get(pk=subscriber.pk)

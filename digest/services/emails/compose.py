@@ -24,6 +24,7 @@ from django.urls import reverse
 from digest.models import Delivery, DeliveryItem, Paper, Subscriber
 from digest.services.papers import primary_code_link
 from digest.services.subscriptions import (
+    address_token,
     confirm_token,
     feedback_token,
     preferences_token,
@@ -126,6 +127,23 @@ def already_subscribed_message(*, subscriber: Subscriber) -> EmailMultiAlternati
         subject="You are already subscribed to the daily paper digest",
         to=subscriber.email,
         template="already_subscribed",
+        context=context,
+        headers={},
+    )
+
+
+def address_change_message(*, subscriber: Subscriber) -> EmailMultiAlternatives:
+    """To the new address a reader asked for: nothing changes until it is confirmed there."""
+    token = address_token(subscriber=subscriber)
+    context = {
+        "confirm_url": absolute(reverse("subscription-address", args=[token])),
+        "hours": settings.CONFIRM_LINK_MAX_AGE_HOURS,
+        "site": settings.SITE_URL,
+    }
+    return _message(
+        subject="Confirm the new address of your paper digest",
+        to=subscriber.pending_email,
+        template="confirm_address",
         context=context,
         headers={},
     )
