@@ -218,6 +218,12 @@ ANYMAIL.setdefault("WEBHOOK_SECRET", secrets.token_urlsafe(32))
 
 # --- Operations (issue 16): /health/, /metrics, the alarm ---
 INSTALLED_APPS += ["health_check"]  # its page template
+# /metrics (django-prometheus and our own gauges): with METRICS_TOKEN set, a scrape must send
+# "Authorization: Bearer <token>"; production serves it only then.
+INSTALLED_APPS += ["django_prometheus"]
+# Its timer starts before any other middleware; its "after" half comes last but for axes.
+MIDDLEWARE.insert(0, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+METRICS_TOKEN = os.getenv("METRICS_TOKEN", "").strip()
 # Who gets the alarm (comma-separated addresses; Django's ADMINS), and from which address.
 ADMINS = [(address, address) for address in envlist("ADMINS", "")]
 SERVER_EMAIL = os.getenv("SERVER_EMAIL", "").strip() or DEFAULT_FROM_EMAIL
@@ -470,7 +476,10 @@ ADMIN_URL = os.getenv("ADMIN_URL", "admin/")
 # that IP or username until ADMIN_LOGIN_COOLOFF_MINUTES pass without a counted failure. A
 # username that does not exist is counted alike, so the answer never tells which ones do.
 INSTALLED_APPS += ["axes"]
-MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: it turns a lockout into the answer
+MIDDLEWARE += [
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the answer
+]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before checking
     "django.contrib.auth.backends.ModelBackend",
