@@ -5,7 +5,7 @@ from health_check.views import HealthCheckView
 
 from digest import feeds
 from digest.services.health import CHECKS
-from digest.views import metrics, papers, reports
+from digest.views import dashboard, metrics, papers, reports
 from digest.views import subscriptions as subs
 
 urlpatterns = [
@@ -14,6 +14,12 @@ urlpatterns = [
     path("papers/<path:arxiv_id>/report/", reports.report, name="paper-report"),
     path("papers/<path:arxiv_id>/", papers.paper_detail, name="paper-detail"),
     path("search", papers.search, name="search"),
+    # Before the admin's own URLs, behind its staff login (issue 16).
+    path(
+        f"{settings.ADMIN_URL}dashboard/",
+        admin.site.admin_view(dashboard.dashboard),
+        name="admin-dashboard",
+    ),
     path(settings.ADMIN_URL, admin.site.urls),
     # Subscriptions and the daily digest (issue 4)
     path("subscribe", subs.subscribe, name="subscribe"),
