@@ -402,6 +402,8 @@ LOGGING = {
         "arxiv": {"level": "WARNING"},
         "pylatexenc": {"level": "ERROR"},
         "django.security.DisallowedHost": {"filters": ["warn_without_traceback"]},
+        # A webhook call without the secret: a line, not a traceback, per refusal.
+        "django.security.AnymailWebhookValidationFailure": {"filters": ["warn_without_traceback"]},
     },
 }
 

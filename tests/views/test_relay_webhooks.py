@@ -155,3 +155,13 @@ def test_a_reader_who_signs_up_again_loses_the_old_reason(client, webhooks, db):
     subscribe(email=BOUNCED, preferences=preferences)
     again = Subscriber.objects.get(email=BOUNCED)
     assert (again.status, again.unsubscribed_because) == (Status.PENDING, "")
+
+
+def test_the_readers_page_says_why_the_mail_stopped(client, webhooks, db):
+    from digest.services.subscriptions import preferences_token
+
+    reader = _reader(BOUNCED)
+    _post(client, "tracking", "postmark_spam_complaint.json")
+    reader.refresh_from_db()
+    html = client.get(f"/preferences/{preferences_token(subscriber=reader)}/").content.decode()
+    assert "reported as spam from your mailbox" in html

@@ -101,19 +101,26 @@ def _message(
 # --- Subscription emails -----------------------------------------------------------------
 
 
-def confirmation_message(*, subscriber: Subscriber) -> EmailMultiAlternatives:
-    token = confirm_token(subscriber_id=subscriber.pk)
+def _confirm_link_message(
+    *, subject: str, to: str, template: str, route: str, token: str
+) -> EmailMultiAlternatives:
+    """A message whose one link confirms something; the link works for
+    CONFIRM_LINK_MAX_AGE_HOURS."""
     context = {
-        "confirm_url": absolute(reverse("subscription-confirm", args=[token])),
+        "confirm_url": absolute(reverse(route, args=[token])),
         "hours": settings.CONFIRM_LINK_MAX_AGE_HOURS,
         "site": settings.SITE_URL,
     }
-    return _message(
+    return _message(subject=subject, to=to, template=template, context=context, headers={})
+
+
+def confirmation_message(*, subscriber: Subscriber) -> EmailMultiAlternatives:
+    return _confirm_link_message(
         subject="Confirm your daily paper digest",
         to=subscriber.email,
         template="confirm",
-        context=context,
-        headers={},
+        route="subscription-confirm",
+        token=confirm_token(subscriber_id=subscriber.pk),
     )
 
 
@@ -134,18 +141,12 @@ def already_subscribed_message(*, subscriber: Subscriber) -> EmailMultiAlternati
 
 def address_change_message(*, subscriber: Subscriber) -> EmailMultiAlternatives:
     """To the new address a reader asked for: nothing changes until it is confirmed there."""
-    token = address_token(subscriber=subscriber)
-    context = {
-        "confirm_url": absolute(reverse("subscription-address", args=[token])),
-        "hours": settings.CONFIRM_LINK_MAX_AGE_HOURS,
-        "site": settings.SITE_URL,
-    }
-    return _message(
+    return _confirm_link_message(
         subject="Confirm the new address of your paper digest",
         to=subscriber.pending_email,
         template="confirm_address",
-        context=context,
-        headers={},
+        route="subscription-address",
+        token=address_token(subscriber=subscriber),
     )
 
 
