@@ -2,9 +2,9 @@
 admins (Django's ADMINS), not days later by the readers.
 
 Beat runs `raise_alarms` every few minutes; each trouble is mailed once a day:
-- the send has not finished by ALARM_SEND_DEADLINE_HOUR (UTC): readers due by then whom no
-  run planned (the scheduler is not running), or digests planned by then and still waiting
-  or sending (no worker, a relay refusing us);
+- the send has not finished by ALARM_SEND_DEADLINE_HOUR (UTC): readers due by half an hour
+  before then whom no run planned (the scheduler is not running), or digests planned by then
+  and still waiting or sending (no worker, a relay refusing us);
 - no ingestion succeeded for ALARM_INGESTION_MAX_AGE_HOURS;
 - more than ALARM_FAILURE_RATE of the last day's digests failed or need review.
 """
@@ -21,6 +21,9 @@ from digest.models import Delivery, IngestionRun, Subscriber
 
 State = Delivery.State
 FAILURE_WINDOW = timedelta(days=1)
+# Only what was due this long before the deadline counts: a reader due a minute before it
+# cannot have had their digest by then.
+DEADLINE_MARGIN = timedelta(minutes=30)
 # The once-a-day mark outlives the day it is for, whatever the hour it was set.
 MARK_SECONDS = 2 * 24 * 3600
 
@@ -37,11 +40,12 @@ def _unfinished_send(now: datetime) -> Trouble | None:
     deadline = datetime.combine(now.date(), time(settings.ALARM_SEND_DEADLINE_HOUR), now.tzinfo)
     if now < deadline:
         return None
+    due_by = deadline - DEADLINE_MARGIN
     unplanned = Subscriber.objects.filter(
-        status=Subscriber.Status.ACTIVE, next_digest_at__lte=deadline
+        status=Subscriber.Status.ACTIVE, next_digest_at__lte=due_by
     ).count()
     waiting = Delivery.objects.filter(
-        state__in=[State.PENDING, State.SENDING], created_at__lte=deadline
+        state__in=[State.PENDING, State.SENDING], created_at__lte=due_by
     ).count()
     if not unplanned and not waiting:
         return None
@@ -82,7 +86,7 @@ def _latest_error(runs) -> str | None:
 
 
 def _failure_rate(now: datetime) -> Trouble | None:
-    counts = Delivery.objects.filter(claimed_at__gte=now - FAILURE_WINDOW).aggregate(
+    counts = Delivery.objects.filter(created_at__gte=now - FAILURE_WINDOW).aggregate(
         done=Count("pk", filter=Q(state__in=[State.SENT, State.FAILED, State.AMBIGUOUS])),
         bad=Count("pk", filter=Q(state__in=[State.FAILED, State.AMBIGUOUS])),
     )

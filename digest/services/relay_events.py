@@ -79,9 +79,11 @@ class RelayEvent:
 def record_event(*, event: RelayEvent) -> None:
     """Apply one tracking event to the reader at its address (none: a stranger's address, or
     a reader who deleted their data; nothing to do)."""
+    if event.verdict == Verdict.NOTHING:
+        return
     email = event.recipient.strip().lower()
     reader = Subscriber.objects.filter(email=email).values_list("pk", flat=True).first()
-    if reader is None or event.verdict == Verdict.NOTHING:
+    if reader is None:
         return
     if event.verdict in UNSUBSCRIBED_BECAUSE:
         detail = f"{event.relay}: {event.detail}".strip(": ")[:DETAIL_LIMIT]

@@ -243,9 +243,13 @@ def _reschedule(subscriber: Subscriber, *, planned_zone: str) -> None:
 
 
 def _apply(subscriber: Subscriber, preferences: Preferences) -> None:
-    planned_zone = subscriber.timezone
+    planned_zone, weekday = subscriber.timezone, subscriber.digest_weekday
     for name, value in asdict(preferences).items():
         setattr(subscriber, name, value)
+    if subscriber.digest_weekday != weekday:
+        # A new rhythm starts from today: the date that was due belonged to the old one. A
+        # digest already sent today is not sent again (one per reader and local date).
+        subscriber.next_digest_at = None
     _reschedule(subscriber, planned_zone=planned_zone)
 
 

@@ -171,3 +171,15 @@ def test_first_send_day():
     assert first_send_day(day=friday, weekday=4) == friday
     assert first_send_day(day=friday, weekday=3) == date(2026, 6, 18)
     assert first_send_day(day=friday, weekday=0) == date(2026, 6, 15)
+
+
+def test_a_weekly_reader_changing_their_day_gets_the_nearest_one(corpus, redis_cache, monkeypatch):
+    fridays = replace(TOKYO, timezone="UTC", digest_weekday=4)
+    reader = _reader("ada@example.org", fridays, now=_at(12, 6), monkeypatch=monkeypatch)
+    assert set(_runs(start=_at(12, 8, 30), end=_at(12, 9), every=timedelta(hours=1))) == {
+        date(2026, 6, 12)
+    }
+    # On Saturday she moves to Mondays: the coming Monday, not the one after next Friday.
+    _move(reader, replace(fridays, digest_weekday=0), now=_at(13, 10), monkeypatch=monkeypatch)
+    reader.refresh_from_db()
+    assert reader.next_digest_at == _at(15, 8)
