@@ -5,7 +5,7 @@ from health_check.views import HealthCheckView
 
 from digest import feeds
 from digest.services.health import CHECKS
-from digest.views import dashboard, metrics, papers, reports
+from digest.views import dashboard, monitoring, papers, reports
 from digest.views import subscriptions as subs
 
 urlpatterns = [
@@ -40,7 +40,7 @@ urlpatterns = [
     path("mail/", include("anymail.urls")),
     # For load balancers: 200, or 500 naming the failing part (issue 16).
     path("health/", HealthCheckView.as_view(checks=CHECKS), name="health"),
-    path("metrics", metrics.metrics, name="metrics"),
+    path("metrics", monitoring.metrics, name="metrics"),
     # The REST API, RSS/Atom feeds (issue 5)
     path("api/", include("digest.api.urls")),
     path("feeds/trending.rss", feeds.TrendingFeed(), name="feed-trending-rss"),
