@@ -2,6 +2,7 @@
 webhook payloads replayed through django-anymail's views, then a real send to an SMTP sink."""
 
 import base64
+import json
 from datetime import date
 from pathlib import Path
 
@@ -165,3 +166,38 @@ def test_the_readers_page_says_why_the_mail_stopped(client, webhooks, db):
     reader.refresh_from_db()
     html = client.get(f"/preferences/{preferences_token(subscriber=reader)}/").content.decode()
     assert "reported as spam from your mailbox" in html
+
+
+def _mailgun(client, *, signed_with: str):
+    """Mailgun's documented permanent failure, signed as Mailgun signs it (HMAC-SHA256 of
+    timestamp and token) with the key `signed_with`."""
+    import hashlib
+    import hmac
+
+    payload = json.loads((PAYLOADS / "mailgun_permanent_failure.json").read_text())
+    block = payload["signature"]
+    block["signature"] = hmac.new(
+        signed_with.encode(), (block["timestamp"] + block["token"]).encode(), hashlib.sha256
+    ).hexdigest()
+    auth = "Basic " + base64.b64encode(SECRET.encode()).decode()
+    return client.post(
+        "/mail/mailgun/tracking/",
+        json.dumps(payload),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=auth,
+    )
+
+
+def test_a_signed_mailgun_failure_suppresses_and_a_forged_signature_is_refused(
+    client, webhooks, settings, db
+):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET, "MAILGUN_WEBHOOK_SIGNING_KEY": "mg-key"}
+    reader = _reader("alice@example.com")
+    # The basic auth is right but the signature is not: refused.
+    assert _mailgun(client, signed_with="not-the-key").status_code == 400
+    assert Subscriber.objects.get(pk=reader.pk).status == Status.ACTIVE
+    assert _mailgun(client, signed_with="mg-key").status_code == 200
+    reader.refresh_from_db()
+    assert reader.status == Status.UNSUBSCRIBED
+    assert reader.unsubscribed_because == Subscriber.Unsubscribed.HARD_BOUNCE
+    assert "Not delivering to previously bounced address" in reader.unsubscribed_detail
