@@ -6,14 +6,13 @@ A hard bounce or a complaint stops all mail to the address at once (Gmail's and 
 sender rules: complaints and unsubscribes honoured within two days; mailing a dead address
 again hurts the sender's reputation); a soft bounce counts towards the pause after repeated
 failures, and a delivery starts that count again. Mail to the List-Unsubscribe `mailto:`
-address, handed over by the inbound webhook, unsubscribes its sender.
+address of a reader, handed over by the inbound webhook, unsubscribes that reader.
 """
 
 from dataclasses import dataclass
 from enum import StrEnum
 
 from anymail.signals import EventType, RejectReason
-from django.conf import settings
 
 from digest.models import Subscriber
 from digest.services import delivery, subscriptions
@@ -96,14 +95,11 @@ def record_event(*, event: RelayEvent) -> None:
         delivery.clear_failures(subscriber_ids=[reader])
 
 
-def unsubscribe_by_mail(*, sender: str, recipients: list[str]) -> bool:
-    """Mail sent to the List-Unsubscribe address unsubscribes its sender (RFC 2369); True if
-    this message was one. Other inbound mail is not ours to read."""
-    address = settings.MAIL_UNSUBSCRIBE_MAILTO.strip().lower()
-    if not address or address not in {r.strip().lower() for r in recipients}:
-        return False
-    email = sender.strip().lower()
-    reader = Subscriber.objects.filter(email=email).values_list("pk", flat=True).first()
-    if reader is not None:
+def unsubscribe_by_mail(*, recipients: list[str]) -> bool:
+    """Mail sent to a reader's List-Unsubscribe address unsubscribes that reader (RFC 2369);
+    True if this message was one. The address says who, never the From, which anyone can
+    write (subscriptions.unsubscribe_mailto). Other inbound mail is not ours to read."""
+    readers = {subscriptions.subscriber_for_mailto(recipient=r) for r in recipients} - {None}
+    for reader in readers:
         subscriptions.unsubscribe(subscriber_id=reader, because=Unsubscribed.MAIL)
-    return True
+    return bool(readers)

@@ -21,6 +21,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from digest.models import DeliveryItem, Paper, PaperFeedback, Subscriber
 from digest.services.personal_feed import revoke_feed_token
@@ -32,6 +33,11 @@ PREFERENCES_SALT = "digest.subscriptions.preferences"
 UNSUBSCRIBE_SALT = "digest.subscriptions.unsubscribe"
 FEEDBACK_SALT = "digest.subscriptions.feedback"
 ADDRESS_SALT = "digest.subscriptions.address"
+MAILTO_SALT = "digest.subscriptions.mailto"
+# Hex digits of the signature in a reader's List-Unsubscribe mailto: address: 64 bits, short
+# enough for the 64 characters of a local part after the operator's own (a relay's inbound
+# hash alone is 32).
+MAILTO_MAC_LENGTH = 16
 SIGNED_OUT = "This link was signed out: use the one in your latest digest."
 # The last part of a feedback link, and what it records.
 FEEDBACK_ANSWERS = {"more": PaperFeedback.Kind.LIKE, "less": PaperFeedback.Kind.DISLIKE}
@@ -120,6 +126,39 @@ def preferences_token(*, subscriber: Subscriber) -> str:
 
 def unsubscribe_token(*, subscriber: Subscriber) -> str:
     return _signed(subscriber, salt=UNSUBSCRIBE_SALT)
+
+
+def _mailto_mac(subscriber_id: int) -> str:
+    return salted_hmac(MAILTO_SALT, str(subscriber_id), algorithm="sha256").hexdigest()[
+        :MAILTO_MAC_LENGTH
+    ]
+
+
+def unsubscribe_mailto(*, subscriber: Subscriber) -> str:
+    """The reader's own List-Unsubscribe mailto: address, MAIL_UNSUBSCRIBE_MAILTO with a
+    signed tag (local+<id>-<signature>@domain): mail to it unsubscribes this reader, whatever
+    its From says (anyone can write a From; this address, like the one-click link, comes only
+    in the reader's digests). Without a generation: old digests' addresses keep working, as
+    their unsubscribe links do. "" where no inbound webhook reads such mail."""
+    if not (settings.MAIL_UNSUBSCRIBE_MAILTO and settings.MAIL_WEBHOOKS):
+        return ""
+    local, _, domain = settings.MAIL_UNSUBSCRIBE_MAILTO.strip().rpartition("@")
+    return f"{local}+{subscriber.pk}-{_mailto_mac(subscriber.pk)}@{domain}"
+
+
+def subscriber_for_mailto(*, recipient: str) -> int | None:
+    """The id of the reader whose unsubscribe_mailto address `recipient` is; None for any
+    other address (the bare one, a guessed or damaged tag)."""
+    local, _, domain = settings.MAIL_UNSUBSCRIBE_MAILTO.strip().lower().rpartition("@")
+    given_local, _, given_domain = recipient.strip().lower().rpartition("@")
+    prefix = f"{local}+"
+    if not local or given_domain != domain or not given_local.startswith(prefix):
+        return None
+    subscriber_id, _, mac = given_local.removeprefix(prefix).partition("-")
+    if not (subscriber_id.isascii() and subscriber_id.isdigit()):
+        return None
+    genuine = constant_time_compare(mac, _mailto_mac(int(subscriber_id)))
+    return int(subscriber_id) if genuine else None
 
 
 def feedback_token(*, subscriber: Subscriber, delivery_id: int) -> str:

@@ -31,10 +31,7 @@ def on_tracking(sender: type, event: AnymailTrackingEvent, esp_name: str, **kwar
 @receiver(inbound, dispatch_uid="digest.relay.inbound")
 def on_inbound(sender: type, event: AnymailInboundEvent, esp_name: str, **kwargs) -> None:
     message = event.message
-    sender_address = message.envelope_sender or (
-        message.from_email.addr_spec if message.from_email else ""
-    )
     recipients = [address.addr_spec for address in message.to]
     if message.envelope_recipient:
         recipients.append(message.envelope_recipient)
-    relay_events.unsubscribe_by_mail(sender=sender_address, recipients=recipients)
+    relay_events.unsubscribe_by_mail(recipients=recipients)

@@ -3,6 +3,7 @@ webhook payloads replayed through django-anymail's views, then a real send to an
 
 import base64
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -33,11 +34,11 @@ def _reader(email: str, **fields) -> Subscriber:
     return Subscriber.objects.create(email=email, **fields)
 
 
-def _post(client, hook: str, payload: str, *, auth: str | None = SECRET):
+def _post(client, hook: str, payload: str = "", *, body: str = "", auth: str | None = SECRET):
     headers = {}
     if auth is not None:
         headers["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(auth.encode()).decode()
-    body = (PAYLOADS / payload).read_bytes()
+    body = body or (PAYLOADS / payload).read_bytes()
     return client.post(f"/mail/postmark/{hook}/", body, content_type="application/json", **headers)
 
 
@@ -117,32 +118,62 @@ def test_with_webhooks_the_relays_acceptance_does_not_restart_the_count(
     assert Subscriber.objects.get(pk=reader.pk).hard_bounces == 2
 
 
-def test_mail_to_the_list_unsubscribe_address_unsubscribes_its_sender(
+def _inbound_to(address: str) -> str:
+    """Postmark's documented inbound payload, addressed to `address` instead of its sample
+    (derived: the recording has no digest's List-Unsubscribe address in it)."""
+    payload = json.loads((PAYLOADS / "postmark_inbound.json").read_text())
+    payload["To"] = payload["OriginalRecipient"] = address
+    payload["ToFull"] = [{"Email": address, "Name": "", "MailboxHash": ""}]
+    return json.dumps(payload)
+
+
+def test_mail_to_a_readers_list_unsubscribe_address_unsubscribes_that_reader(
     client, webhooks, settings, db
 ):
+    from digest.services.subscriptions import unsubscribe_mailto
+
     settings.MAIL_UNSUBSCRIBE_MAILTO = INBOUND_TO
-    sender, other = _reader(INBOUND_FROM), _reader("other@example.org")
-    assert _post(client, "inbound", "postmark_inbound.json").status_code == 200
-    sender.refresh_from_db()
-    assert sender.status == Status.UNSUBSCRIBED
-    assert sender.unsubscribed_because == Subscriber.Unsubscribed.MAIL
+    reader, other = _reader("alice@example.org"), _reader("other@example.org")
+    address = unsubscribe_mailto(subscriber=reader)
+    # Sent from another mailbox (the recording's From): the address itself says who.
+    assert _post(client, "inbound", body=_inbound_to(address)).status_code == 200
+    reader.refresh_from_db()
+    assert reader.status == Status.UNSUBSCRIBED
+    assert reader.unsubscribed_because == Subscriber.Unsubscribed.MAIL
     assert Subscriber.objects.get(pk=other.pk).status == Status.ACTIVE
 
 
-def test_other_inbound_mail_unsubscribes_nobody(client, webhooks, settings, db):
+def test_a_forged_from_or_a_guessed_address_unsubscribes_nobody(client, webhooks, settings, db):
+    from digest.services.subscriptions import unsubscribe_mailto
+
     settings.MAIL_UNSUBSCRIBE_MAILTO = "unsubscribe@digest.example.org"
+    # The recording's From is this reader's address: anyone can write that header.
     sender = _reader(INBOUND_FROM)
+    genuine = unsubscribe_mailto(subscriber=sender)
+    local, _, domain = genuine.partition("@")
+    guessed = local[:-1] + ("0" if local[-1] != "0" else "1") + "@" + domain
+    for address in ("unsubscribe@digest.example.org", guessed, f"unsubscribe+{sender.pk}@{domain}"):
+        assert _post(client, "inbound", body=_inbound_to(address)).status_code == 200
     assert _post(client, "inbound", "postmark_inbound.json").status_code == 200
     assert Subscriber.objects.get(pk=sender.pk).status == Status.ACTIVE
 
 
-def test_list_unsubscribe_offers_mailto_only_where_the_inbound_webhook_reads_it(settings):
+def test_list_unsubscribe_offers_mailto_only_where_the_inbound_webhook_reads_it(settings, db):
+    from digest.services.subscriptions import unsubscribe_mailto
+
+    reader = _reader("alice@example.org")
     settings.MAIL_UNSUBSCRIBE_MAILTO = "unsubscribe@digest.example.org"
     settings.MAIL_WEBHOOKS = False
-    assert "mailto:" not in list_headers(unsubscribe="https://x.example/u/1/")["List-Unsubscribe"]
+    assert unsubscribe_mailto(subscriber=reader) == ""
     settings.MAIL_WEBHOOKS = True
-    header = list_headers(unsubscribe="https://x.example/u/1/")["List-Unsubscribe"]
-    assert header.endswith("<mailto:unsubscribe@digest.example.org?subject=unsubscribe>")
+    address = unsubscribe_mailto(subscriber=reader)
+    assert re.fullmatch(rf"unsubscribe\+{reader.pk}-[0-9a-f]{{16}}@digest\.example\.org", address)
+    header = list_headers(unsubscribe="https://x.example/u/1/", mailto=address)
+    assert header["List-Unsubscribe"].endswith(f"<mailto:{address}?subject=unsubscribe>")
+    assert (
+        "mailto:"
+        not in list_headers(unsubscribe="https://x.example/u/1/", mailto="")["List-Unsubscribe"]
+    )
 
 
 def test_a_reader_who_signs_up_again_loses_the_old_reason(client, webhooks, db):

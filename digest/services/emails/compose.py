@@ -28,6 +28,7 @@ from digest.services.subscriptions import (
     confirm_token,
     feedback_token,
     preferences_token,
+    unsubscribe_mailto,
     unsubscribe_token,
 )
 from digest.text import first_sentence, plain_text
@@ -180,12 +181,12 @@ def archive_url(*, day: date, paper_ids: list[str]) -> str:
     return absolute(path) + "?" + urlencode({"papers": ",".join(paper_ids)})
 
 
-def list_headers(*, unsubscribe: str) -> dict[str, str]:
-    """RFC 2369 / RFC 8058: mailbox providers show their own one-click unsubscribe button."""
+def list_headers(*, unsubscribe: str, mailto: str) -> dict[str, str]:
+    """RFC 2369 / RFC 8058: mailbox providers show their own one-click unsubscribe button.
+    `mailto`: the reader's unsubscribe address, "" for none."""
     targets = [f"<{unsubscribe}>"]
-    # Only where the relay's inbound webhook brings that mail to us (relay_events).
-    if settings.MAIL_UNSUBSCRIBE_MAILTO and settings.MAIL_WEBHOOKS:
-        targets.append(f"<mailto:{settings.MAIL_UNSUBSCRIBE_MAILTO}?subject=unsubscribe>")
+    if mailto:
+        targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
     return {
         "List-Unsubscribe": ", ".join(targets),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -287,5 +288,7 @@ def digest_message(
         to=delivery.subscriber.email,
         template="digest",
         context=context,
-        headers=list_headers(unsubscribe=unsubscribe),
+        headers=list_headers(
+            unsubscribe=unsubscribe, mailto=unsubscribe_mailto(subscriber=subscriber)
+        ),
     )
