@@ -101,6 +101,27 @@ def test_an_address_another_reader_has_is_refused_at_confirmation(
     assert Subscriber.objects.get(pk=reader.pk).email == OLD
 
 
+def test_a_link_mailed_to_one_new_address_never_confirms_another(
+    client, reader, mail, django_capture_on_commit_callbacks
+):
+    """The link names the address it was mailed to. These two have the same CRC-32 (found by
+    search): a checksum would let a link from a mailbox one owns confirm a stranger's."""
+    mine, strangers = "new-zutdocbjiv@example.org", "new-xvmxlgbdlh@example.org"
+    for address in (mine, strangers):
+        _post(
+            client,
+            _page(reader),
+            {"action": "change-address", "new_email": address},
+            django_capture_on_commit_callbacks,
+        )
+    (message,) = mail.to(mine)
+    (link,) = re.findall(
+        r"http://testserver(/address/\S+/)", message.get_body(("plain",)).get_content()
+    )
+    assert client.post(link).status_code == 400
+    assert Subscriber.objects.get(pk=reader.pk).email == OLD
+
+
 def test_a_bad_new_address_is_shown_with_its_error(client, reader, mail):
     response = client.post(
         _page(reader), {"action": "change-address", "new_email": "not an address"}
