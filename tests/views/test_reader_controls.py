@@ -208,3 +208,27 @@ def test_past_digests_link_to_their_archive_pages(client, reader):
     assert link == f"/digests/2026-06-12/?papers={','.join(ids)}"
     archive = client.get(link)
     assert archive.status_code == 200
+
+
+# --- Forged requests -----------------------------------------------------------------------
+
+
+def test_the_controls_refuse_a_post_from_another_site(reader):
+    """A page elsewhere that posts to a reader's link (it leaked in a forwarded digest) must
+    not delete their data or change their address: the forms carry a CSRF token."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    page = _page(reader)
+    for data in (
+        {"action": "delete-data-confirmed"},
+        {"action": "change-address", "new_email": NEW},
+    ):
+        assert browser.post(page, data).status_code == 403
+    reader.refresh_from_db()
+    assert (reader.email, reader.pending_email) == (OLD, "")
+    # The page itself posts with its token, and that works.
+    browser.get(page)
+    token = browser.cookies["csrftoken"].value
+    response = browser.post(page, {"action": "delete-data", "csrfmiddlewaretoken": token})
+    assert "Delete everything" in response.content.decode()
