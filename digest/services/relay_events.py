@@ -10,6 +10,7 @@ address of a reader, handed over by the inbound webhook, unsubscribes that reade
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from anymail.signals import EventType, RejectReason
@@ -73,15 +74,23 @@ class RelayEvent:
     verdict: Verdict
     # The relay's description and the receiving server's reply, for the reader's record.
     detail: str
+    # When it happened, as the relay says (None: it does not say).
+    at: datetime | None = None
 
 
 def record_event(*, event: RelayEvent) -> None:
-    """Apply one tracking event to the reader at its address (none: a stranger's address, or
-    a reader who deleted their data; nothing to do)."""
+    """Apply one tracking event to the reader at its address (none: a stranger's address, a
+    reader who deleted their data, or one who confirmed the address after the event; nothing
+    to do)."""
     if event.verdict == Verdict.NOTHING:
         return
     email = event.recipient.strip().lower()
-    reader = Subscriber.objects.filter(email=email).values_list("pk", flat=True).first()
+    readers = Subscriber.objects.filter(email=email)
+    if event.at is not None:
+        # Older than the reader's confirmation (a relay's retry hours later, a replayed
+        # call): about mail to the address before they vouched for it again.
+        readers = readers.exclude(confirmed_at__gt=event.at)
+    reader = readers.values_list("pk", flat=True).first()
     if reader is None:
         return
     if event.verdict in UNSUBSCRIBED_BECAUSE:

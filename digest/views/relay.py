@@ -24,6 +24,7 @@ def on_tracking(sender: type, event: AnymailTrackingEvent, esp_name: str, **kwar
                 relay_type=relay_type,
             ),
             detail=said,
+            at=event.timestamp,
         )
     )
 

@@ -4,7 +4,7 @@ webhook payloads replayed through django-anymail's views, then a real send to an
 import base64
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -187,6 +187,21 @@ def test_a_reader_who_signs_up_again_loses_the_old_reason(client, webhooks, db):
     subscribe(email=BOUNCED, preferences=preferences)
     again = Subscriber.objects.get(email=BOUNCED)
     assert (again.status, again.unsubscribed_because) == (Status.PENDING, "")
+
+
+def test_a_bounce_from_before_the_reader_confirmed_changes_nothing(client, webhooks, db):
+    """A relay retries a webhook for hours, and a captured call can be replayed: a bounce or
+    complaint older than the reader's (re)confirmation of the address is about mail they no
+    longer get. Postmark's recorded events happened on 5 November 2019."""
+    vouched = _reader(BOUNCED, confirmed_at=datetime(2019, 11, 6, tzinfo=UTC))
+    for payload in ("postmark_hard_bounce.json", "postmark_soft_bounce.json"):
+        assert _post(client, "tracking", payload).status_code == 200
+    vouched.refresh_from_db()
+    assert (vouched.status, vouched.hard_bounces) == (Status.ACTIVE, 0)
+    # Confirmed before it: the bounce counts.
+    Subscriber.objects.filter(pk=vouched.pk).update(confirmed_at=datetime(2019, 11, 4, tzinfo=UTC))
+    _post(client, "tracking", "postmark_hard_bounce.json")
+    assert Subscriber.objects.get(pk=vouched.pk).status == Status.UNSUBSCRIBED
 
 
 def test_the_readers_page_says_why_the_mail_stopped(client, webhooks, db):
