@@ -29,7 +29,7 @@ class Verdict(StrEnum):
     HARD_BOUNCE = "hard-bounce"
     SOFT_BOUNCE = "soft-bounce"
     COMPLAINT = "complaint"
-    # The relay itself stopped mailing the address (its suppression list, its own unsubscribe).
+    # The relay itself stopped mailing the address (its own unsubscribe).
     SUPPRESSED = "suppressed"
     DELIVERED = "delivered"
     # Opens, clicks, queued, sent...: nothing a reader's mail depends on.
@@ -41,7 +41,10 @@ REJECTED = {
     RejectReason.INVALID: Verdict.HARD_BOUNCE,
     RejectReason.SPAM: Verdict.COMPLAINT,
     RejectReason.UNSUBSCRIBED: Verdict.SUPPRESSED,
-    RejectReason.BLOCKED: Verdict.SUPPRESSED,
+    # A policy block: often of our mail, not the address (our IP's reputation, our DMARC: a
+    # block for every reader at that provider), so it counts towards the pause, which the
+    # reader or an admin can lift, never an unsubscription.
+    RejectReason.BLOCKED: Verdict.SOFT_BOUNCE,
 }
 UNSUBSCRIBED_BECAUSE = {
     Verdict.HARD_BOUNCE: Unsubscribed.HARD_BOUNCE,

@@ -109,6 +109,25 @@ def test_soft_bounces_pause_after_repeated_failures_and_a_delivery_restarts_the_
     assert (reader.status, reader.hard_bounces) == (Status.PAUSED, 3)
 
 
+@pytest.mark.parametrize(
+    ("bounce_type", "name"), [("Blocked", "ISP block"), ("DMARCPolicy", "DMARC Policy")]
+)
+def test_a_block_of_our_mail_pauses_at_most_and_never_unsubscribes(
+    client, webhooks, db, bounce_type, name
+):
+    """A receiving server that blocks our mail (our IP's reputation, our DMARC) would block
+    it for every reader there: unsubscribing them all at once would lose the list. Derived
+    from Postmark's recorded hard bounce, with the type and name of its bounce-type table."""
+    payload = json.loads((PAYLOADS / "postmark_hard_bounce.json").read_text())
+    payload.update(Type=bounce_type, Name=name)
+    reader = _reader(BOUNCED)
+    for _ in range(3):
+        assert _post(client, "tracking", body=json.dumps(payload)).status_code == 200
+    reader.refresh_from_db()
+    assert (reader.status, reader.hard_bounces) == (Status.PAUSED, 3)
+    assert reader.unsubscribed_because == ""
+
+
 def test_with_webhooks_the_relays_acceptance_does_not_restart_the_count(
     client, webhooks, corpus, smtp_server
 ):
