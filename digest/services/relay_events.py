@@ -19,9 +19,12 @@ from digest.models import Subscriber
 from digest.services import delivery, subscriptions
 
 Unsubscribed = Subscriber.Unsubscribed
-# Anymail reports Postmark's SoftBounce as "bounced" ("might also receive HardBounce later"):
-# the relay's own type tells it apart.
-SOFT_BOUNCE_TYPES = frozenset({"SoftBounce"})
+# Anymail reports Postmark's SoftBounce and Brevo's soft_bounce as "bounced" ("might also
+# receive HardBounce later"), and SendGrid's "blocked" bounce too: only the relay's own
+# event type (RELAY_TYPE_FIELDS of its payload) tells them apart.
+SOFT_BOUNCE_TYPES = frozenset({"SoftBounce", "soft_bounce", "blocked"})
+# Postmark's "Type", Brevo's "event", SendGrid's bounce "type".
+RELAY_TYPE_FIELDS = ("Type", "event", "type")
 DETAIL_LIMIT = 1000
 
 
@@ -53,12 +56,22 @@ UNSUBSCRIBED_BECAUSE = {
 }
 
 
-def verdict(*, event_type: str, reject_reason: str | None, relay_type: str | None) -> Verdict:
+def relay_names(*, esp_event: object) -> frozenset[str]:
+    """The relay's own names for an event, from its payload (pure)."""
+    if not isinstance(esp_event, dict):
+        return frozenset()
+    return frozenset(
+        value for value in map(esp_event.get, RELAY_TYPE_FIELDS) if isinstance(value, str)
+    )
+
+
+def verdict(*, event_type: str, reject_reason: str | None, relay_names: frozenset[str]) -> Verdict:
     """What an anymail tracking event means for the reader's mail (pure)."""
     if event_type == EventType.COMPLAINED:
         return Verdict.COMPLAINT
     if event_type == EventType.BOUNCED:
-        return Verdict.SOFT_BOUNCE if relay_type in SOFT_BOUNCE_TYPES else Verdict.HARD_BOUNCE
+        soft = relay_names & SOFT_BOUNCE_TYPES
+        return Verdict.SOFT_BOUNCE if soft else Verdict.HARD_BOUNCE
     if event_type == EventType.DEFERRED:
         return Verdict.SOFT_BOUNCE
     if event_type == EventType.REJECTED:

@@ -12,7 +12,6 @@ from digest.services import relay_events
 def on_tracking(sender: type, event: AnymailTrackingEvent, esp_name: str, **kwargs) -> None:
     if not event.recipient:
         return
-    relay_type = event.esp_event.get("Type") if isinstance(event.esp_event, dict) else None
     said = " ".join(part for part in (event.description, event.mta_response) if part)
     relay_events.record_event(
         event=relay_events.RelayEvent(
@@ -21,7 +20,7 @@ def on_tracking(sender: type, event: AnymailTrackingEvent, esp_name: str, **kwar
             verdict=relay_events.verdict(
                 event_type=event.event_type,
                 reject_reason=event.reject_reason,
-                relay_type=relay_type,
+                relay_names=relay_events.relay_names(esp_event=event.esp_event),
             ),
             detail=said,
             at=event.timestamp,

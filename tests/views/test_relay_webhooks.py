@@ -128,6 +128,41 @@ def test_a_block_of_our_mail_pauses_at_most_and_never_unsubscribes(
     assert reader.unsubscribed_because == ""
 
 
+def _brevo(client, event: str):
+    """A Brevo transactional webhook call in the shape of Brevo's documented example
+    (developers.brevo.com, transactional webhooks), written here: no Brevo recording."""
+    payload = {
+        "event": event,
+        "email": BOUNCED,
+        "id": 26224,
+        "date": "2018-08-17 08:18:02",
+        "ts": 1534486682,
+        "message-id": "<201798300811.5787683@relay.domain.com>",
+        "ts_event": 1534486682,
+        "subject": "My first Transactional",
+        "ts_epoch": 1534486682000,
+        "reason": "mailbox full",
+    }
+    auth = "Basic " + base64.b64encode(SECRET.encode()).decode()
+    return client.post(
+        "/mail/brevo/tracking/",
+        json.dumps(payload),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=auth,
+    )
+
+
+def test_a_brevo_soft_bounce_counts_and_its_hard_bounce_unsubscribes(client, webhooks, db):
+    # Anymail reports both as "bounced"; only Brevo's own event name tells them apart.
+    reader = _reader(BOUNCED)
+    assert _brevo(client, "soft_bounce").status_code == 200
+    reader.refresh_from_db()
+    assert (reader.status, reader.hard_bounces) == (Status.ACTIVE, 1)
+    assert _brevo(client, "hard_bounce").status_code == 200
+    reader.refresh_from_db()
+    assert reader.unsubscribed_because == Subscriber.Unsubscribed.HARD_BOUNCE
+
+
 def test_with_webhooks_the_relays_acceptance_does_not_restart_the_count(
     client, webhooks, corpus, smtp_server
 ):
