@@ -49,6 +49,20 @@ def _send_today(mail) -> list[str]:
 # --- A new address -------------------------------------------------------------------------
 
 
+def _ask_for(address: str, client, reader: Subscriber, capture) -> None:
+    """The reader asks for `address` on their page."""
+    _post(client, _page(reader), {"action": "change-address", "new_email": address}, capture)
+
+
+def _link(mail, address: str) -> str:
+    """The confirmation link in the one email `address` got."""
+    (message,) = mail.to(address)
+    (link,) = re.findall(
+        r"http://testserver(/address/\S+/)", message.get_body(("plain",)).get_content()
+    )
+    return link
+
+
 def test_a_new_address_takes_effect_only_once_confirmed_there(
     client, reader, mail, django_capture_on_commit_callbacks
 ):
@@ -85,16 +99,8 @@ def test_an_address_another_reader_has_is_refused_at_confirmation(
     client, reader, mail, django_capture_on_commit_callbacks
 ):
     Subscriber.objects.create(email=NEW, status=Status.ACTIVE, interests="x")
-    _post(
-        client,
-        _page(reader),
-        {"action": "change-address", "new_email": NEW},
-        django_capture_on_commit_callbacks,
-    )
-    (message,) = mail.to(NEW)
-    link = re.findall(
-        r"http://testserver(/address/\S+/)", message.get_body(("plain",)).get_content()
-    )[0]
+    _ask_for(NEW, client, reader, django_capture_on_commit_callbacks)
+    link = _link(mail, NEW)
     response = client.post(link)
     assert response.status_code == 400
     assert "Another subscription already uses this address" in response.content.decode()
@@ -108,17 +114,8 @@ def test_a_link_mailed_to_one_new_address_never_confirms_another(
     search): a checksum would let a link from a mailbox one owns confirm a stranger's."""
     mine, strangers = "new-zutdocbjiv@example.org", "new-xvmxlgbdlh@example.org"
     for address in (mine, strangers):
-        _post(
-            client,
-            _page(reader),
-            {"action": "change-address", "new_email": address},
-            django_capture_on_commit_callbacks,
-        )
-    (message,) = mail.to(mine)
-    (link,) = re.findall(
-        r"http://testserver(/address/\S+/)", message.get_body(("plain",)).get_content()
-    )
-    assert client.post(link).status_code == 400
+        _ask_for(address, client, reader, django_capture_on_commit_callbacks)
+    assert client.post(_link(mail, mine)).status_code == 400
     assert Subscriber.objects.get(pk=reader.pk).email == OLD
 
 
