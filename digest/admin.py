@@ -366,8 +366,15 @@ class DeliveryInline(ReadOnlyInline):
 
 @admin.register(Subscriber)
 class SubscriberAdmin(ReadOnlyAdmin):
-    list_display = ["email", "status", "created_at", "confirmed_at", "hard_bounces"]
-    list_filter = ["status", "created_at"]
+    list_display = [
+        "email",
+        "status",
+        "unsubscribed_because",
+        "created_at",
+        "confirmed_at",
+        "hard_bounces",
+    ]
+    list_filter = ["status", "unsubscribed_because", "digest_weekday", "created_at"]
     search_fields = ["email"]
     exclude = ["topic_vectors", "feed_token"]
     inlines = [DeliveryInline]

@@ -1,6 +1,7 @@
 """Forms of the subscription pages: every field validated here, with an error a reader can act
 on, before a service sees it."""
 
+import calendar
 from importlib.resources import files
 
 from django import forms
@@ -28,6 +29,9 @@ MAX_AUTHORS = 50
 MAX_AUTHOR_LENGTH = 200
 TIMEZONE_CHOICES = [(name, name) for name in TIMEZONES]
 TIMEZONE_SET = frozenset(TIMEZONES)
+WEEKDAY_CHOICES = [("", "Every day")] + [
+    (str(number), f"Weekly, on {name}") for number, name in enumerate(calendar.day_name)
+]
 CATEGORY_CHOICES = [(term, f"{term} {name}") for term, name in sorted(CATEGORY_NAMES.items())]
 
 
@@ -135,6 +139,16 @@ class PreferencesForm(forms.Form):
         help_text='A short "Taking off" section when its stars grow sharply, once per paper.',
     )
 
+    # Reader controls (issue 16).
+    digest_weekday = forms.TypedChoiceField(
+        required=False,
+        label="How often",
+        coerce=int,
+        empty_value=None,
+        choices=WEEKDAY_CHOICES,
+        help_text="Weekly: one digest of the week's best papers, on the day you pick.",
+    )
+
     def __init__(self, *args: object, has_liked: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         # A reader who liked papers already has interests to go on.
@@ -209,6 +223,7 @@ class PreferencesForm(forms.Form):
             send_when_empty=data["send_when_empty"],
             follow_code_out=data["follow_code_out"],
             follow_taking_off=data["follow_taking_off"],
+            digest_weekday=data["digest_weekday"],
         )
 
 
@@ -222,3 +237,11 @@ class SubscribeForm(PreferencesForm):
         if not self.is_bound:
             # timezone.js replaces the UTC default with the zone the browser reports.
             self.fields["timezone"].widget.attrs["data-browser-default"] = "true"
+
+
+class AddressForm(forms.Form):
+    """A reader's new address (issue 16): it takes effect once confirmed from there."""
+
+    new_email = forms.EmailField(
+        label="New email address", max_length=254, validators=[validate_address]
+    )

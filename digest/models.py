@@ -275,13 +275,29 @@ class Subscriber(models.Model):
         PAUSED = "paused", "Paused"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
 
+    class Unsubscribed(models.TextChoices):
+        """Why a reader no longer gets mail: their own wish, or what the relay reported."""
+
+        READER = "reader", "By the reader (a link or the page)"
+        MAIL = "mail", "By the reader, by email (List-Unsubscribe mailto:)"
+        HARD_BOUNCE = "hard-bounce", "Hard bounce reported by the relay"
+        COMPLAINT = "complaint", "Spam complaint reported by the relay"
+        RELAY = "relay", "Suppressed by the relay"
+
     email = models.EmailField(unique=True, help_text="Stored lower-cased")
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
+    # Set with status "unsubscribed": who or what stopped the mail, and the relay's words.
+    unsubscribed_because = models.CharField(max_length=16, choices=Unsubscribed.choices, blank=True)
+    unsubscribed_detail = models.TextField(blank=True)
     interests = models.TextField(blank=True, help_text="Free-text topics")
     categories = models.JSONField(default=list, blank=True, help_text="arXiv categories")
     delivery_hour = models.PositiveSmallIntegerField(default=8)
+    # None: a digest every day; 0 (Monday) to 6: one a week, on that day, of the week's best.
+    digest_weekday = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A new address the reader asked for, taking effect once confirmed from that address.
+    pending_email = models.EmailField(blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
     digest_size = models.PositiveSmallIntegerField(default=10)
     # Authors whose papers always make this reader's personal section, as written.

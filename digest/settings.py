@@ -97,6 +97,8 @@ PROXY_SSL_HEADER = os.getenv("PROXY_SSL_HEADER", "")
 if PROXY_SSL_HEADER:
     SECURE_PROXY_SSL_HEADER = (PROXY_SSL_HEADER, "https")
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(PRODUCTION))
+# Load balancers and Prometheus probe over plain http inside the network: no redirect.
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
 # HSTS for a year in production; set INCLUDE_SUBDOMAINS / PRELOAD false if a subdomain of the
 # site still needs plain http (`check --deploy` then warns about it).
@@ -190,11 +192,52 @@ EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "true" if EMAIL_HOST else "false")
 # Far below the task time limits, so a hung relay never gets a send task killed mid-chunk.
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "digest <digest@localhost>")
-if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = os.getenv("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
+EMAIL_FILE_PATH = os.getenv("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
+# A relay's API through django-anymail instead, e.g. anymail.backends.postmark.EmailBackend
+# (its credentials in ANYMAIL_* variables, below).
+EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "").strip() or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+
+# --- Relays (issue 16): django-anymail's backends and its tracking and inbound webhooks ---
+# Every ANYMAIL_<NAME> variable is anymail's setting NAME: ANYMAIL_POSTMARK_SERVER_TOKEN,
+# ANYMAIL_MAILGUN_API_KEY, ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, ANYMAIL_WEBHOOK_SECRET...
+ANYMAIL = {
+    name.removeprefix("ANYMAIL_"): value
+    for name, value in os.environ.items()
+    if name.startswith("ANYMAIL_") and value.strip()
+}
+INSTALLED_APPS += ["anymail"]
+# The webhooks (under /mail/) take HTTP basic auth "user:password" as anymail documents.
+# Unset, they refuse every call: anymail would accept anyone (with a warning), and a forged
+# "complaint" could unsubscribe any reader. A random secret nobody knows refuses them all.
+MAIL_WEBHOOKS = bool(ANYMAIL.get("WEBHOOK_SECRET"))
+ANYMAIL.setdefault("WEBHOOK_SECRET", secrets.token_urlsafe(32))
+
+# --- Operations (issue 16): /health/, /metrics, the alarm ---
+INSTALLED_APPS += ["health_check"]  # its page template
+# /metrics (django-prometheus and our own gauges): with METRICS_TOKEN set, a scrape must send
+# "Authorization: Bearer <token>"; production serves it only then.
+INSTALLED_APPS += ["django_prometheus"]
+# Its timer starts before any other middleware; its "after" half comes last but for axes.
+MIDDLEWARE.insert(0, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+METRICS_TOKEN = os.getenv("METRICS_TOKEN", "").strip()
+# Who gets the alarm (comma-separated addresses; Django's ADMINS), and from which address.
+ADMINS = [(address, address) for address in envlist("ADMINS", "")]
+SERVER_EMAIL = os.getenv("SERVER_EMAIL", "").strip() or DEFAULT_FROM_EMAIL
+EMAIL_SUBJECT_PREFIX = os.getenv("EMAIL_SUBJECT_PREFIX", "[digest] ")
+# The alarm (digest/services/alarm.py), checked every ALARM_CHECK_EVERY_MINUTES: the send of
+# the day not finished by this hour (UTC), no ingestion succeeded for this many hours, more
+# than this share of the last day's digests failed (once at least this many were tried).
+ALARM_CHECK_EVERY_MINUTES = envfloat("ALARM_CHECK_EVERY_MINUTES", 15)
+ALARM_SEND_DEADLINE_HOUR = envint("ALARM_SEND_DEADLINE_HOUR", 10)
+ALARM_INGESTION_MAX_AGE_HOURS = envint("ALARM_INGESTION_MAX_AGE_HOURS", 6)
+ALARM_FAILURE_RATE = envfloat("ALARM_FAILURE_RATE", 0.1)
+ALARM_FAILURE_MIN_DIGESTS = envint("ALARM_FAILURE_MIN_DIGESTS", 10)
+# /health/ fails below this much free disk where the outbox is (EMAIL_FILE_PATH).
+HEALTH_MIN_FREE_DISK_MB = envint("HEALTH_MIN_FREE_DISK_MB", 500)
 
 # --- Celery: Redis in production, a filesystem broker for the embedded quick start ---
 # "localhost" only so that kombu does not warn about a missing host on every start.
@@ -376,6 +419,8 @@ LOGGING = {
         "arxiv": {"level": "WARNING"},
         "pylatexenc": {"level": "ERROR"},
         "django.security.DisallowedHost": {"filters": ["warn_without_traceback"]},
+        # A webhook call without the secret: a line, not a traceback, per refusal.
+        "django.security.AnymailWebhookValidationFailure": {"filters": ["warn_without_traceback"]},
     },
 }
 
@@ -406,7 +451,9 @@ SUBSCRIBE_EMAIL_EVERY_SECONDS = envint("SUBSCRIBE_EMAIL_EVERY_SECONDS", 600)
 CONFIRM_LINK_MAX_AGE_HOURS = envint("CONFIRM_LINK_MAX_AGE_HOURS", 72)
 # List-Id of the digest; defaults to digest.<host of SITE_URL>.
 MAIL_LIST_ID = os.getenv("MAIL_LIST_ID", "")
-# Optional mailto: address for List-Unsubscribe, beside the one-click https link.
+# Optional mailto: address for List-Unsubscribe, beside the one-click https link. Offered
+# only with the webhooks on (MAIL_WEBHOOKS): mail to it reaches us through the relay's
+# inbound webhook, and nothing else would read it.
 MAIL_UNSUBSCRIBE_MAILTO = os.getenv("MAIL_UNSUBSCRIBE_MAILTO", "")
 # How often beat looks for subscribers whose delivery hour has come (fractions allowed: the
 # fault tests run beat every few seconds).
@@ -420,7 +467,9 @@ MAIL_MAX_ATTEMPTS = envint("MAIL_MAX_ATTEMPTS", 5)
 # timeout, or a retry waiting out its countdown would be handed to a second worker).
 MAIL_RETRY_BACKOFF_SECONDS = envint("MAIL_RETRY_BACKOFF_SECONDS", 60)
 MAIL_RETRY_MAX_BACKOFF_SECONDS = envint("MAIL_RETRY_MAX_BACKOFF_SECONDS", 3600)
-# Permanent failures (5xx) in a row after which a subscriber is paused.
+# Permanent failures (5xx) in a row after which a subscriber is paused; soft bounces the relay
+# reports count too. "In a row": the count starts again once a digest arrives, which with
+# the webhooks on means the relay's "delivered" event, not its acceptance.
 MAIL_MAX_HARD_FAILURES = envint("MAIL_MAX_HARD_FAILURES", 3)
 # A delivery left "sending" this long (its worker died mid-send) is marked for review, never
 # resent; one left "pending" this long (its task was lost) is queued again. Fractions allowed
@@ -446,7 +495,10 @@ ADMIN_URL = os.getenv("ADMIN_URL", "admin/")
 # that IP or username until ADMIN_LOGIN_COOLOFF_MINUTES pass without a counted failure. A
 # username that does not exist is counted alike, so the answer never tells which ones do.
 INSTALLED_APPS += ["axes"]
-MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: it turns a lockout into the answer
+MIDDLEWARE += [
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the answer
+]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before checking
     "django.contrib.auth.backends.ModelBackend",
@@ -546,4 +598,8 @@ INGESTION_RUN_RETENTION_DAYS = max(envint("INGESTION_RUN_RETENTION_DAYS", 90), 1
 CELERY_BEAT_SCHEDULE["prune-old-records"] = {
     "task": "tasks.maintenance.prune",
     "schedule": 24 * 3600.0,
+}
+CELERY_BEAT_SCHEDULE["raise-alarms"] = {
+    "task": "tasks.maintenance.raise_alarms",
+    "schedule": ALARM_CHECK_EVERY_MINUTES * 60.0,
 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from anymail.exceptions import AnymailRecipientsRefused
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -31,6 +32,7 @@ from digest.services.batching import batched
 from digest.services.emails.backends import FolderBackend
 from digest.services.emails.compose import (
     PaperPart,
+    address_change_message,
     already_subscribed_message,
     confirmation_message,
     digest_message,
@@ -110,11 +112,14 @@ def due_subscribers(*, now: datetime) -> dict[date, list[int]]:
     rows = (
         Subscriber.objects.filter(status=ACTIVE)
         .filter(Q(next_digest_at__lte=now) | Q(next_digest_at=None))
-        .values_list("pk", "timezone", "delivery_hour")
+        .values_list("pk", "timezone", "delivery_hour", "digest_weekday", "next_digest_at")
     )
     due: dict[date, list[int]] = defaultdict(list)
-    for pk, zone_name, hour in rows.order_by("pk"):
+    for pk, zone_name, hour, weekday, planned in rows.order_by("pk"):
         today = send_times.local_date(instant=now, zone_name=zone_name)
+        # A weekly reader's stored instant is on their weekday; without one, today must be.
+        if planned is None and send_times.first_send_day(day=today, weekday=weekday) != today:
+            continue
         if send_times.send_at(day=today, hour=hour, zone_name=zone_name) <= now:
             due[today].append(pk)
     return dict(due)
@@ -146,7 +151,7 @@ def _day_done(day: date, subscriber_ids: list[int]) -> None:
         readers = list(
             Subscriber.objects.select_for_update()
             .filter(pk__in=subscriber_ids)
-            .only("pk", "timezone", "delivery_hour", "next_digest_at")
+            .only("pk", "timezone", "delivery_hour", "digest_weekday", "next_digest_at")
             .order_by("pk")
         )
         for reader in readers:
@@ -155,6 +160,7 @@ def _day_done(day: date, subscriber_ids: list[int]) -> None:
                 planned=reader.next_digest_at,
                 hour=reader.delivery_hour,
                 zone_name=reader.timezone,
+                weekday=reader.digest_weekday,
             )
         Subscriber.objects.bulk_update(readers, ["next_digest_at"])
 
@@ -319,6 +325,9 @@ def _send(
         connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:
         return _refusal(delivery, *_smtp_reply(exc), by_recipient=True)
+    except AnymailRecipientsRefused as exc:
+        # A relay's API refused the address (its suppression list, an invalid address).
+        return Outcome(delivery, State.FAILED, f"refused by the relay: {exc}", bounced=True)
     except smtplib.SMTPResponseException as exc:
         # A refused sender is our problem, not the reader's.
         by_recipient = not isinstance(exc, smtplib.SMTPSenderRefused)
@@ -342,9 +351,12 @@ def _record(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
             state=State.SENT, sent_at=now, error=""
         )
         # "Repeated" hard failures means in a row: a delivered digest starts the count again.
-        Subscriber.objects.filter(
-            pk__in=[d.subscriber_id for d in sent if d.subscriber.hard_bounces]
-        ).update(hard_bounces=0)
+        # A relay that reports by webhook says later whether it was: its "delivered" event
+        # clears the count (relay_events), so that the soft bounces it reports add up.
+        if not settings.MAIL_WEBHOOKS:
+            clear_failures(
+                subscriber_ids=[d.subscriber_id for d in sent if d.subscriber.hard_bounces]
+            )
         for outcome in outcomes:
             if outcome.state == State.SENT:
                 continue
@@ -354,7 +366,7 @@ def _record(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
                 state=outcome.state, error=outcome.error
             )
             if outcome.bounced and changed:
-                _hard_failure(outcome.delivery.subscriber_id)
+                count_failure(subscriber_id=outcome.delivery.subscriber_id)
         Delivery.objects.filter(pk__in=[d.pk for d in unsent], state=State.SENDING).update(
             state=State.PENDING, attempts=F("attempts") - 1
         )
@@ -375,11 +387,16 @@ def _record_surely(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
             time.sleep(attempt)
 
 
-def _hard_failure(subscriber_id: int) -> None:
+def count_failure(*, subscriber_id: int) -> None:
+    """One more failure in a row: the reader pauses at MAIL_MAX_HARD_FAILURES."""
     Subscriber.objects.filter(pk=subscriber_id).update(hard_bounces=F("hard_bounces") + 1)
     Subscriber.objects.filter(
         pk=subscriber_id, status=ACTIVE, hard_bounces__gte=settings.MAIL_MAX_HARD_FAILURES
     ).update(status=Subscriber.Status.PAUSED)
+
+
+def clear_failures(*, subscriber_ids: list[int]) -> None:
+    Subscriber.objects.filter(pk__in=subscriber_ids, hard_bounces__gt=0).update(hard_bounces=0)
 
 
 def _open(connection: BaseEmailBackend) -> None:
@@ -471,9 +488,14 @@ def schedule(*, now: datetime) -> list[list[int]]:
 
 def send_day(*, day: date, connection: BaseEmailBackend | None = None) -> SendReport:
     """Every active subscriber without a digest for `day` gets one now, whatever their
-    delivery hour, through the planning and sending of the scheduled runs; so do those whose
-    digest for `day` an earlier run planned but could not send."""
-    waiting = Subscriber.objects.filter(status=ACTIVE).exclude(deliveries__local_date=day)
+    delivery hour (weekly readers on their weekday only), through the planning and sending
+    of the scheduled runs; so do those whose digest for `day` an earlier run planned but
+    could not send."""
+    waiting = (
+        Subscriber.objects.filter(status=ACTIVE)
+        .filter(Q(digest_weekday=None) | Q(digest_weekday=day.weekday()))
+        .exclude(deliveries__local_date=day)
+    )
     plan(day=day, subscriber_ids=list(waiting.values_list("pk", flat=True)))
     pending = Delivery.objects.filter(local_date=day, state=State.PENDING).order_by("pk")
     report = SendReport()
@@ -498,6 +520,7 @@ def send_notice(*, subscriber_id: int, notice: str) -> None:
     compose = {
         Notice.CONFIRM: confirmation_message,
         Notice.ALREADY_SUBSCRIBED: already_subscribed_message,
+        Notice.CONFIRM_ADDRESS: address_change_message,
     }[Notice(notice)]
     try:
         compose(subscriber=subscriber).send()

@@ -34,25 +34,46 @@ def send_at(*, day: date, hour: int, zone_name: str) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=zone(zone_name)).astimezone(UTC)
 
 
+def first_send_day(*, day: date, weekday: int | None) -> date:
+    """The first date from `day` on that brings a digest: every date for a daily reader, the
+    reader's weekday (0 = Monday) for a weekly one."""
+    if weekday is None:
+        return day
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
 def next_send_at(
-    *, planned: datetime | None, planned_zone: str, hour: int, zone_name: str, now: datetime
+    *,
+    planned: datetime | None,
+    planned_zone: str,
+    hour: int,
+    zone_name: str,
+    now: datetime,
+    weekday: int | None = None,
 ) -> datetime:
-    """The send instant after a change of delivery hour or zone (or a return from a pause):
-    the date that was due next keeps its turn, in the new zone and at the new hour, unless it
-    is already past there. So moving west after today's digest gives no second one today,
-    and moving east skips no date: the next one may be due at once."""
+    """The send instant after a change of delivery hour, zone or frequency (or a return from
+    a pause): the date that was due next keeps its turn, in the new zone and at the new hour,
+    unless it is already past there. So moving west after today's digest gives no second one
+    today, and moving east skips no date: the next one may be due at once. A weekly reader's
+    turn moves on to their weekday."""
     today = local_date(instant=now, zone_name=zone_name)
     day = (
         today
         if planned is None
         else max(today, local_date(instant=planned, zone_name=planned_zone))
     )
-    return send_at(day=day, hour=hour, zone_name=zone_name)
+    return send_at(day=first_send_day(day=day, weekday=weekday), hour=hour, zone_name=zone_name)
 
 
-def after_day(*, day: date, planned: datetime | None, hour: int, zone_name: str) -> datetime:
-    """The send instant once the digest of `day` is planned (or found empty): the next date's
-    hour, never earlier than what was already planned (a digest of a past day sent by hand
-    must not bring back today's)."""
-    following = send_at(day=day + timedelta(days=1), hour=hour, zone_name=zone_name)
+def after_day(
+    *, day: date, planned: datetime | None, hour: int, zone_name: str, weekday: int | None = None
+) -> datetime:
+    """The send instant once the digest of `day` is planned (or found empty): the next send
+    date's hour (tomorrow, or a week on for a weekly reader), never earlier than what was
+    already planned (a digest of a past day sent by hand must not bring back today's)."""
+    following = send_at(
+        day=first_send_day(day=day + timedelta(days=1), weekday=weekday),
+        hour=hour,
+        zone_name=zone_name,
+    )
     return following if planned is None else max(planned, following)

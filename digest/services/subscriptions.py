@@ -17,9 +17,10 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from digest.models import DeliveryItem, Paper, PaperFeedback, Subscriber
 from digest.services.personal_feed import revoke_feed_token
@@ -30,6 +31,12 @@ CONFIRM_SALT = "digest.subscriptions.confirm"
 PREFERENCES_SALT = "digest.subscriptions.preferences"
 UNSUBSCRIBE_SALT = "digest.subscriptions.unsubscribe"
 FEEDBACK_SALT = "digest.subscriptions.feedback"
+ADDRESS_SALT = "digest.subscriptions.address"
+MAILTO_SALT = "digest.subscriptions.mailto"
+# Hex digits of the signature in a reader's List-Unsubscribe mailto: address: 64 bits, short
+# enough for the 64 characters of a local part after the operator's own (a relay's inbound
+# hash alone is 32).
+MAILTO_MAC_LENGTH = 16
 SIGNED_OUT = "This link was signed out: use the one in your latest digest."
 # The last part of a feedback link, and what it records.
 FEEDBACK_ANSWERS = {"more": PaperFeedback.Kind.LIKE, "less": PaperFeedback.Kind.DISLIKE}
@@ -64,6 +71,8 @@ class Preferences:
     send_when_empty: bool = False
     follow_code_out: bool = True
     follow_taking_off: bool = True
+    # None: daily; 0 (Monday) to 6: weekly on that day.
+    digest_weekday: int | None = None
 
 
 class Notice(StrEnum):
@@ -71,6 +80,8 @@ class Notice(StrEnum):
 
     CONFIRM = "confirm"
     ALREADY_SUBSCRIBED = "already-subscribed"
+    # To the new address a reader asked for (Subscriber.pending_email).
+    CONFIRM_ADDRESS = "confirm-address"
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,39 @@ def preferences_token(*, subscriber: Subscriber) -> str:
 
 def unsubscribe_token(*, subscriber: Subscriber) -> str:
     return _signed(subscriber, salt=UNSUBSCRIBE_SALT)
+
+
+def _mailto_mac(subscriber_id: int) -> str:
+    return salted_hmac(MAILTO_SALT, str(subscriber_id), algorithm="sha256").hexdigest()[
+        :MAILTO_MAC_LENGTH
+    ]
+
+
+def unsubscribe_mailto(*, subscriber: Subscriber) -> str:
+    """The reader's own List-Unsubscribe mailto: address, MAIL_UNSUBSCRIBE_MAILTO with a
+    signed tag (local+<id>-<signature>@domain): mail to it unsubscribes this reader, whatever
+    its From says (anyone can write a From; this address, like the one-click link, comes only
+    in the reader's digests). Without a generation: old digests' addresses keep working, as
+    their unsubscribe links do. "" where no inbound webhook reads such mail."""
+    if not (settings.MAIL_UNSUBSCRIBE_MAILTO and settings.MAIL_WEBHOOKS):
+        return ""
+    local, _, domain = settings.MAIL_UNSUBSCRIBE_MAILTO.strip().rpartition("@")
+    return f"{local}+{subscriber.pk}-{_mailto_mac(subscriber.pk)}@{domain}"
+
+
+def subscriber_for_mailto(*, recipient: str) -> int | None:
+    """The id of the reader whose unsubscribe_mailto address `recipient` is; None for any
+    other address (the bare one, a guessed or damaged tag)."""
+    local, _, domain = settings.MAIL_UNSUBSCRIBE_MAILTO.strip().lower().rpartition("@")
+    given_local, _, given_domain = recipient.strip().lower().rpartition("@")
+    prefix = f"{local}+"
+    if not local or given_domain != domain or not given_local.startswith(prefix):
+        return None
+    subscriber_id, _, mac = given_local.removeprefix(prefix).partition("-")
+    if not (subscriber_id.isascii() and subscriber_id.isdigit()):
+        return None
+    genuine = constant_time_compare(mac, _mailto_mac(int(subscriber_id)))
+    return int(subscriber_id) if genuine else None
 
 
 def feedback_token(*, subscriber: Subscriber, delivery_id: int) -> str:
@@ -234,13 +278,18 @@ def _reschedule(subscriber: Subscriber, *, planned_zone: str) -> None:
         hour=subscriber.delivery_hour,
         zone_name=subscriber.timezone,
         now=timezone.now(),
+        weekday=subscriber.digest_weekday,
     )
 
 
 def _apply(subscriber: Subscriber, preferences: Preferences) -> None:
-    planned_zone = subscriber.timezone
+    planned_zone, weekday = subscriber.timezone, subscriber.digest_weekday
     for name, value in asdict(preferences).items():
         setattr(subscriber, name, value)
+    if subscriber.digest_weekday != weekday:
+        # A new rhythm starts from today: the date that was due belonged to the old one. A
+        # digest already sent today is not sent again (one per reader and local date).
+        subscriber.next_digest_at = None
     _reschedule(subscriber, planned_zone=planned_zone)
 
 
@@ -262,6 +311,7 @@ def subscribe(*, email: str, preferences: Preferences) -> Signup | None:
         if not created and subscriber.status in (Status.PENDING, Status.UNSUBSCRIBED):
             _apply(subscriber, preferences)
             subscriber.status = Status.PENDING
+            subscriber.unsubscribed_because, subscriber.unsubscribed_detail = "", ""
             subscriber.save()
             forget_interests(subscriber_id=subscriber.pk)
     if not _may_email(email):
@@ -340,10 +390,18 @@ def resume(*, subscriber_id: int) -> None:
     )
 
 
-def unsubscribe(*, subscriber_id: int) -> None:
-    """Immediate and idempotent: the first unsubscription time is kept."""
+def unsubscribe(
+    *,
+    subscriber_id: int,
+    because: str = Subscriber.Unsubscribed.READER,
+    detail: str = "",
+) -> None:
+    """Immediate and idempotent: the first unsubscription, its time and its reason, is kept."""
     Subscriber.objects.filter(pk=subscriber_id).exclude(status=Status.UNSUBSCRIBED).update(
-        status=Status.UNSUBSCRIBED, unsubscribed_at=timezone.now()
+        status=Status.UNSUBSCRIBED,
+        unsubscribed_at=timezone.now(),
+        unsubscribed_because=because,
+        unsubscribed_detail=detail,
     )
 
 
@@ -361,3 +419,75 @@ def give_feedback(*, token: str, paper_id: str, answer: str) -> tuple[Paper, str
     subscriber, paper, kind = feedback_for(token=token, paper_id=paper_id, answer=answer)
     record_feedback(subscriber_id=subscriber.pk, paper_id=paper.pk, kind=kind)
     return paper, kind
+
+
+def undo_feedback(*, token: str, paper_id: str, answer: str) -> Paper:
+    """Take back a "more / less like this" given through the same signed link."""
+    subscriber, paper, _ = feedback_for(token=token, paper_id=paper_id, answer=answer)
+    PaperFeedback.objects.filter(subscriber=subscriber, paper=paper).delete()
+    return paper
+
+
+# --- A new address, confirmed from that address ------------------------------------------
+
+
+def _address_check(email: str) -> int:
+    # Ties a link to the address it was mailed to, without the address in the URL. A
+    # cryptographic hash: with a checksum (CRC-32) one could pick an address of one's own
+    # that shares it with a stranger's, and confirm the stranger's with its link.
+    return int.from_bytes(hashlib.sha256(email.encode()).digest()[:8])
+
+
+def address_token(*, subscriber: Subscriber) -> str:
+    return _signed(subscriber, _address_check(subscriber.pending_email), salt=ADDRESS_SALT)
+
+
+def request_address_change(*, subscriber_id: int, email: str) -> Signup | None:
+    """Remember the new address and say which email it calls for (None: the address is the
+    current one, or was mailed too recently). Nothing changes until it is confirmed from the
+    new address; whether another reader has it is told only there."""
+    email = email.strip().lower()
+    validate_address(email)
+    subscriber = Subscriber.objects.get(pk=subscriber_id)
+    if email == subscriber.email:
+        Subscriber.objects.filter(pk=subscriber_id).update(pending_email="")
+        return None
+    Subscriber.objects.filter(pk=subscriber_id).update(pending_email=email)
+    if not _may_email(email):
+        return None
+    return Signup(subscriber_id=subscriber_id, notice=Notice.CONFIRM_ADDRESS)
+
+
+def address_change_for(*, token: str) -> Subscriber:
+    """The reader a genuine, fresh address link is for, while that address is still the one
+    waiting (a later request replaces it)."""
+    max_age = settings.CONFIRM_LINK_MAX_AGE_HOURS * 3600
+    (subscriber_id, check), generation = _load(
+        token, salt=ADDRESS_SALT, ids=2, generation=True, max_age=max_age
+    )
+    subscriber = _subscriber(subscriber_id)
+    if generation != subscriber.link_generation:
+        raise LinkError(SIGNED_OUT)
+    if not subscriber.pending_email or _address_check(subscriber.pending_email) != check:
+        raise LinkError("This address change was replaced or is done: use your latest email.")
+    return subscriber
+
+
+def confirm_address_change(*, token: str) -> Subscriber:
+    """The new address takes effect; the links mailed to the old one are signed out (the old
+    mailbox may be someone else's now) and the failure count starts again."""
+    subscriber = address_change_for(token=token)
+    try:
+        with transaction.atomic():
+            Subscriber.objects.filter(pk=subscriber.pk).update(
+                email=subscriber.pending_email,
+                pending_email="",
+                hard_bounces=0,
+                link_generation=F("link_generation") + 1,
+            )
+    except IntegrityError as exc:
+        raise LinkError(
+            "Another subscription already uses this address: unsubscribe it first, or keep "
+            "your current one."
+        ) from exc
+    return Subscriber.objects.get(pk=subscriber.pk)

@@ -12,15 +12,15 @@ from functools import partial
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from digest.forms import PreferencesForm, SubscribeForm
+from digest.forms import AddressForm, PreferencesForm, SubscribeForm
 from digest.middleware import PAGE_METHODS
 from digest.models import Subscriber
-from digest.services import delivery, personal_feed, subscriptions
+from digest.services import delivery, personal_feed, reader_data, subscriptions
 from digest.services.rate_limits import client_ip, hit
 from digest.services.subscriptions import ExpiredLink, LinkError, Signup
 from digest.services.trending import trending_papers
@@ -157,12 +157,74 @@ def _current(subscriber: Subscriber) -> dict:
             "send_when_empty",
             "follow_code_out",
             "follow_taking_off",
+            "digest_weekday",
         )
     }
     initial["followed_authors"] = "\n".join(subscriber.followed_authors)
     if subscriber.trending_weight is not None:
         initial["trending_dial"] = round(100 * subscriber.trending_weight)
     return initial
+
+
+# --- Reader controls (issue 16): address, data, past digests -------------------------------
+
+READER_CONTROLS = ("change-address", "download-data", "delete-data", "delete-data-confirmed")
+
+
+def _reader_control(
+    request: HttpRequest, subscriber: Subscriber, token: str
+) -> HttpResponse | AddressForm:
+    """The answer to one of READER_CONTROLS, or the address form with its errors."""
+    action = request.POST["action"]
+    if action == "download-data":
+        response = JsonResponse(reader_data.export(subscriber_id=subscriber.pk))
+        response["Content-Disposition"] = 'attachment; filename="my-digest-data.json"'
+        return response
+    if action == "delete-data":
+        return render(request, "subscriptions/delete_data.html", {"token": token})
+    if action == "delete-data-confirmed":
+        reader_data.delete(subscriber_id=subscriber.pk)
+        return render(request, "subscriptions/data_deleted.html")
+    address_form = AddressForm(request.POST)
+    if not address_form.is_valid():
+        return address_form
+    signup = subscriptions.request_address_change(
+        subscriber_id=subscriber.pk, email=address_form.cleaned_data["new_email"]
+    )
+    _notify(signup)
+    messages.success(
+        request,
+        "Check the inbox of the new address: it takes effect once confirmed there."
+        if signup
+        else "Nothing to change, or that address was mailed a moment ago: try again later.",
+    )
+    return redirect("subscription-preferences", token=token)
+
+
+@require_http_methods(PAGE_METHODS)
+def confirm_address(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        if request.method == "POST":
+            subscriber = subscriptions.confirm_address_change(token=token)
+            manage = subscriptions.preferences_token(subscriber=subscriber)
+            context = {"token": manage, "subscriber": subscriber}
+            return render(request, "subscriptions/address_changed.html", context)
+        subscriber = subscriptions.address_change_for(token=token)
+    except LinkError as error:  # expired too: the reader asks again from their page
+        return _bad_link(request, error)
+    return render(request, "subscriptions/confirm_address.html", {"subscriber": subscriber})
+
+
+def past_digests(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber = subscriptions.subscriber_for(token=token, purpose="preferences")
+    except LinkError as error:
+        return _bad_link(request, error)
+    context = {
+        "token": token,
+        "digests": reader_data.past_digests(subscriber_id=subscriber.pk),
+    }
+    return render(request, "subscriptions/past_digests.html", context)
 
 
 @require_http_methods(PAGE_METHODS)
@@ -176,14 +238,21 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         # No new link on the page: whoever pressed the button may be the one who should
         # not have one. The reader's next email brings them.
         return render(request, "subscriptions/signed_out.html")
-    form = None
-    if request.method == "POST" and subscriber.status != Subscriber.Status.UNSUBSCRIBED:
+    form = address_form = None
+    if request.method == "POST" and request.POST.get("action") in READER_CONTROLS:
+        answer = _reader_control(request, subscriber, token)
+        if isinstance(answer, HttpResponse):
+            return answer
+        address_form = answer
+    elif request.method == "POST" and subscriber.status != Subscriber.Status.UNSUBSCRIBED:
         form = _save_preferences(request, subscriber)
         if form is None:
             return redirect("subscription-preferences", token=token)
     form = form or PreferencesForm(initial=_current(subscriber))
     context = {
         "form": form,
+        "token": token,
+        "address_form": address_form or AddressForm(),
         "subscriber": subscriber,
         "unsubscribe_token": subscriptions.unsubscribe_token(subscriber=subscriber),
         "liked": subscriptions.liked_papers(subscriber_id=subscriber.pk),
@@ -218,6 +287,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def feedback(request: HttpRequest, token: str, paper_id: str, answer: str) -> HttpResponse:
     link = {"token": token, "paper_id": paper_id, "answer": answer}
     try:
+        if request.method == "POST" and request.POST.get("action") == "undo":
+            paper = subscriptions.undo_feedback(**link)
+            return render(request, "subscriptions/feedback_undone.html", {"paper": paper})
         if request.method == "POST":
             paper, kind = subscriptions.give_feedback(**link)
             return render(

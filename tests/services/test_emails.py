@@ -88,12 +88,16 @@ def test_the_subject_names_the_date_and_the_top_paper(reader, smtp_server):
 
 def test_list_headers_and_a_unique_message_id(reader, smtp_server, settings):
     settings.MAIL_UNSUBSCRIBE_MAILTO = "unsubscribe@digest.example.org"
+    settings.MAIL_WEBHOOKS = True  # the inbound webhook reads that mail
     message, sent = _send(reader, smtp_server)
     one_click, mailto = re.findall(r"<([^>]+)>", message["List-Unsubscribe"])
     assert one_click.startswith(f"{SITE}/unsubscribe/")
     token = one_click.rstrip("/").rsplit("/", 1)[1]
     assert subscriptions.subscriber_for(token=token, purpose="unsubscribe") == reader
-    assert mailto == "mailto:unsubscribe@digest.example.org?subject=unsubscribe"
+    # The reader's own address: mail to it unsubscribes them, whatever its From says.
+    address = subscriptions.unsubscribe_mailto(subscriber=reader)
+    assert mailto == f"mailto:{address}?subject=unsubscribe"
+    assert mailto.startswith(f"mailto:unsubscribe+{reader.pk}-")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["List-Id"] == "Daily paper digest <digest.digest.example.org>"
     assert message["Message-ID"] == sent.message_id

@@ -125,3 +125,61 @@ def test_a_reader_with_nothing_to_read_is_ranked_once_a_day(db, redis_cache, mon
     assert ranked == [date(2026, 6, 12), date(2026, 6, 13)]
     # Nothing was recorded for those days that a later digest of the day would clash with.
     assert not Delivery.objects.exists()
+
+
+def test_weekly_readers_get_one_digest_a_week_on_their_day(corpus, redis_cache, monkeypatch):
+    # Signed up on Monday 8 June for Fridays (12 and 19 June); a daily reader beside them.
+    weekly = replace(TOKYO, timezone="UTC", digest_weekday=4)
+    reader = _reader("weekly@example.org", weekly, now=_at(8, 6), monkeypatch=monkeypatch)
+    daily = _reader(
+        "daily@example.org",
+        replace(weekly, digest_weekday=None),
+        now=_at(8, 6),
+        monkeypatch=monkeypatch,
+    )
+    _runs(start=_at(8, 6, 30), end=_at(20, 23, 30), every=timedelta(hours=6))
+    sent = Delivery.objects.filter(subscriber=reader).order_by("local_date")
+    assert list(sent.values_list("local_date", flat=True)) == [
+        date(2026, 6, 12),
+        date(2026, 6, 19),
+    ]
+    daily_days = Delivery.objects.filter(subscriber=daily).values_list("local_date", flat=True)
+    assert len(daily_days) > 2
+    reader.refresh_from_db()
+    assert reader.next_digest_at == _at(26, 8)
+
+
+def test_a_reader_turning_weekly_waits_for_their_day(corpus, redis_cache, monkeypatch):
+    daily = replace(TOKYO, timezone="UTC")
+    reader = _reader("ada@example.org", daily, now=_at(8, 6), monkeypatch=monkeypatch)
+    # Monday's digest went out; on Tuesday she asks for Thursdays only.
+    assert set(_runs(start=_at(8, 8, 30), end=_at(8, 9), every=timedelta(hours=1))) == {
+        date(2026, 6, 8)
+    }
+    _move(reader, replace(daily, digest_weekday=3), now=_at(9, 7), monkeypatch=monkeypatch)
+    reader.refresh_from_db()
+    assert reader.next_digest_at == _at(11, 8)
+    later = _runs(start=_at(9, 7), end=_at(12, 23), every=timedelta(hours=1))
+    assert later == {date(2026, 6, 11): _at(11, 8)}
+
+
+def test_first_send_day():
+    from digest.services.send_times import first_send_day
+
+    friday = date(2026, 6, 12)
+    assert first_send_day(day=friday, weekday=None) == friday
+    assert first_send_day(day=friday, weekday=4) == friday
+    assert first_send_day(day=friday, weekday=3) == date(2026, 6, 18)
+    assert first_send_day(day=friday, weekday=0) == date(2026, 6, 15)
+
+
+def test_a_weekly_reader_changing_their_day_gets_the_nearest_one(corpus, redis_cache, monkeypatch):
+    fridays = replace(TOKYO, timezone="UTC", digest_weekday=4)
+    reader = _reader("ada@example.org", fridays, now=_at(12, 6), monkeypatch=monkeypatch)
+    assert set(_runs(start=_at(12, 8, 30), end=_at(12, 9), every=timedelta(hours=1))) == {
+        date(2026, 6, 12)
+    }
+    # On Saturday she moves to Mondays: the coming Monday, not the one after next Friday.
+    _move(reader, replace(fridays, digest_weekday=0), now=_at(13, 10), monkeypatch=monkeypatch)
+    reader.refresh_from_db()
+    assert reader.next_digest_at == _at(15, 8)

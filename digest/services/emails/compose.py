@@ -24,9 +24,11 @@ from django.urls import reverse
 from digest.models import Delivery, DeliveryItem, Paper, Subscriber
 from digest.services.papers import primary_code_link, summary_source
 from digest.services.subscriptions import (
+    address_token,
     confirm_token,
     feedback_token,
     preferences_token,
+    unsubscribe_mailto,
     unsubscribe_token,
 )
 from digest.text import unicode_text
@@ -100,19 +102,26 @@ def _message(
 # --- Subscription emails -----------------------------------------------------------------
 
 
-def confirmation_message(*, subscriber: Subscriber) -> EmailMultiAlternatives:
-    token = confirm_token(subscriber_id=subscriber.pk)
+def _confirm_link_message(
+    *, subject: str, to: str, template: str, route: str, token: str
+) -> EmailMultiAlternatives:
+    """A message whose one link confirms something; the link works for
+    CONFIRM_LINK_MAX_AGE_HOURS."""
     context = {
-        "confirm_url": absolute(reverse("subscription-confirm", args=[token])),
+        "confirm_url": absolute(reverse(route, args=[token])),
         "hours": settings.CONFIRM_LINK_MAX_AGE_HOURS,
         "site": settings.SITE_URL,
     }
-    return _message(
+    return _message(subject=subject, to=to, template=template, context=context, headers={})
+
+
+def confirmation_message(*, subscriber: Subscriber) -> EmailMultiAlternatives:
+    return _confirm_link_message(
         subject="Confirm your daily paper digest",
         to=subscriber.email,
         template="confirm",
-        context=context,
-        headers={},
+        route="subscription-confirm",
+        token=confirm_token(subscriber_id=subscriber.pk),
     )
 
 
@@ -128,6 +137,17 @@ def already_subscribed_message(*, subscriber: Subscriber) -> EmailMultiAlternati
         template="already_subscribed",
         context=context,
         headers={},
+    )
+
+
+def address_change_message(*, subscriber: Subscriber) -> EmailMultiAlternatives:
+    """To the new address a reader asked for: nothing changes until it is confirmed there."""
+    return _confirm_link_message(
+        subject="Confirm the new address of your paper digest",
+        to=subscriber.pending_email,
+        template="confirm_address",
+        route="subscription-address",
+        token=address_token(subscriber=subscriber),
     )
 
 
@@ -161,11 +181,12 @@ def archive_url(*, day: date, paper_ids: list[str]) -> str:
     return absolute(path) + "?" + urlencode({"papers": ",".join(paper_ids)})
 
 
-def list_headers(*, unsubscribe: str) -> dict[str, str]:
-    """RFC 2369 / RFC 8058: mailbox providers show their own one-click unsubscribe button."""
+def list_headers(*, unsubscribe: str, mailto: str) -> dict[str, str]:
+    """RFC 2369 / RFC 8058: mailbox providers show their own one-click unsubscribe button.
+    `mailto`: the reader's unsubscribe address, "" for none."""
     targets = [f"<{unsubscribe}>"]
-    if settings.MAIL_UNSUBSCRIBE_MAILTO:
-        targets.append(f"<mailto:{settings.MAIL_UNSUBSCRIBE_MAILTO}?subject=unsubscribe>")
+    if mailto:
+        targets.append(f"<mailto:{mailto}?subject=unsubscribe>")
     return {
         "List-Unsubscribe": ", ".join(targets),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -266,5 +287,7 @@ def digest_message(
         to=delivery.subscriber.email,
         template="digest",
         context=context,
-        headers=list_headers(unsubscribe=unsubscribe),
+        headers=list_headers(
+            unsubscribe=unsubscribe, mailto=unsubscribe_mailto(subscriber=subscriber)
+        ),
     )
