@@ -33,7 +33,7 @@ def old_apps():
 
 @pytest.fixture
 def apps_before_code_status():
-    yield from _migrated_back([("digest", "0009_reader_facets")])
+    yield from _migrated_back([("digest", "0010_upstream_text")])
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_existing_papers_get_their_code_status(apps_before_code_status):
     young = paper("2606.12282", age_days=30)
     old = paper("2606.11096", age_days=400)
 
-    MigrationExecutor(connection).migrate([("digest", "0010_code_status")])
+    MigrationExecutor(connection).migrate([("digest", "0011_code_status")])
 
     papers = {p.pk: p for p in Paper.objects.all()}
     assert papers[coded.pk].code_status == "released"

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('digest', '0009_reader_facets'),
+        ('digest', '0011_code_status'),
     ]
 
     operations = [

@@ -41,7 +41,7 @@ def fill_code_status(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('digest', '0009_reader_facets'),
+        ('digest', '0010_upstream_text'),
     ]
 
     operations = [
