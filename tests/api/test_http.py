@@ -4,6 +4,7 @@ goes stale, constant SQL per uncached page, throttling."""
 import time
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from redis.connection import Connection
@@ -131,6 +132,23 @@ def test_the_throttle_refuses_cached_hits_over_its_rate_on_redis(
     assert redis_cache.get(counter) == 4
     assert 0 < redis_cache.ttl(counter) <= 60
     assert client.get("/api/papers/", REMOTE_ADDR="192.0.2.7").status_code == 200
+
+
+def test_a_high_rate_is_leased_yet_never_exceeded(
+    client, corpus, redis_cache, redis_round_trips, settings
+):
+    # 300 a minute: this process takes attempts in leases of up to 300 / 64 = 4.
+    settings.API_THROTTLE_RATE = "300/minute"
+    settings.API_CONTENT_VERSION_SECONDS = 60
+    client.get("/api/papers/")
+    redis_round_trips.clear()
+    statuses = [client.get("/api/papers/").status_code for _ in range(309)]
+    assert statuses == [200] * 299 + [429] * 10
+    # The admitted hits took leases of up to 4 attempts, not a round trip each.
+    assert len(redis_round_trips) < 299 // 3 + 10
+    # Another process with nothing leased (its own memory) gets nothing more this window.
+    caches["local"].clear()
+    assert client.get("/api/papers/").status_code == 429
 
 
 def test_an_uncached_page_costs_the_same_queries_whatever_its_size(client, corpus, empty_cache):
