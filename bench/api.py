@@ -33,12 +33,25 @@ from bench import _common as common
 BENCH_DATABASE = "digest_bench_api"
 PORT, SHARED_ONLY_PORT = 8766, 8767
 OURS, BARE = "/api/papers/", "/bench/bare/"
-# What each row of the figures requests: (port, path).
+# What each row of the figures requests: (port, path, a new client address per request).
 TARGETS = {
-    f"ours {OURS}": (PORT, OURS),
-    f"shared cache only {OURS}": (SHARED_ONLY_PORT, OURS),
-    f"bare {BARE}": (PORT, BARE),
+    f"ours {OURS}": (PORT, OURS, False),
+    f"ours, new clients {OURS}": (PORT, OURS, True),
+    f"shared cache only {OURS}": (SHARED_ONLY_PORT, OURS, False),
+    f"bare {BARE}": (PORT, BARE, False),
 }
+# wrk's request hook: each request from another client address (X-Forwarded-For, read behind
+# one trusted proxy), so each is its client's first in the throttle's window and is counted
+# in Redis: the one round trip a cached hit costs for clients that are not busy.
+NEW_CLIENTS = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local address = string.format("10.%d.%d.%d", math.floor(counter / 65536) % 256,
+                                math.floor(counter / 256) % 256, counter % 256)
+  return wrk.format(nil, nil, {["X-Forwarded-For"] = address})
+end
+"""
 
 # --- What gunicorn serves: the real app, plus the bare view --------------------------------
 
@@ -79,9 +92,11 @@ def bench_environment(*, cache: str | None, body: Path) -> dict[str, str]:
         CACHE_URL=cache or "locmem://",
         # Static files come from the app folders here, without a collectstatic folder.
         PYTHONWARNINGS="ignore:No directory at",
-        # All traffic comes from one address: the limiter still runs on every request (its
+        # Most traffic comes from one address: the limiter still runs on every request (its
         # cost is part of ours), but never refuses one.
         API_THROTTLE_RATE=f"{10**9}/second",
+        CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR",
+        TRUSTED_PROXY_COUNT="1",
         BENCH_API_BODY=str(body),
     )
 
@@ -133,8 +148,9 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
-def wrk(url: str, *, duration: int, connections: int) -> dict[str, float]:
+def wrk(url: str, *, duration: int, connections: int, script: Path | None) -> dict[str, float]:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    command += ["-s", str(script)] if script else []
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
@@ -176,6 +192,8 @@ def main() -> None:
 
     folder = tempfile.TemporaryDirectory()
     body = Path(folder.name) / "papers.json"
+    lua = Path(folder.name) / "new_clients.lua"
+    lua.write_text(NEW_CLIENTS)
     redis = args.redis if args.cache == "redis" else None
     environment = bench_environment(cache=redis, body=body)
     warnings.filterwarnings("ignore", "No directory at")
@@ -193,7 +211,7 @@ def main() -> None:
         shared_body = shared_body.replace(f":{SHARED_ONLY_PORT}/".encode(), f":{PORT}/".encode())
         if {fetch(BARE), shared_body} != {body.read_bytes()}:
             sys.exit("the bare view or the second server does not return the API's bytes")
-        for port, path in list(TARGETS.values()) * 50:  # every worker warm, every cache filled
+        for port, path, _new in list(TARGETS.values()) * 50:  # all warm, every cache filled
             fetch(path, port=port)
         print(
             f"{len(body.read_bytes()):,} bytes per response; {args.workers} gunicorn workers, "
@@ -205,9 +223,11 @@ def main() -> None:
             # Alternate the order, so a machine whose speed drifts penalises all alike.
             order = list(results) if round_number % 2 == 0 else list(reversed(results))
             for name in order:
-                port, path = TARGETS[name]
-                url = f"http://127.0.0.1:{port}{path}"
-                results[name].append(wrk(url, duration=args.duration, connections=args.connections))
+                port, path, new_clients = TARGETS[name]
+                url, script = f"http://127.0.0.1:{port}{path}", lua if new_clients else None
+                results[name].append(
+                    wrk(url, duration=args.duration, connections=args.connections, script=script)
+                )
         report(results, queries)
     finally:
         for server in servers[1:]:

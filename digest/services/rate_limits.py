@@ -87,9 +87,10 @@ def hit_reading(
     attempts, value = _count(bucket, window=window, read=read, amount=size)
     # What this lease may still use: never more than the limit leaves, whoever took the rest.
     granted = max(0, min(size, limit - (attempts - size)))
-    if cap > 1:
+    if cap > 1 and attempts > size:
         # The next lease grows with the window's count, so one busy client costs a round trip
-        # per doubling of its count, up to the cap.
+        # per doubling of its count, up to the cap; a client's first attempt in a window
+        # leaves nothing here (many clients would crowd the API's pages out of this memory).
         leases = {f"{bucket}:left": granted - 1, f"{bucket}:next": attempts}
         caches["local"].set_many(leases, timeout=left)
     return (None if granted else left), value

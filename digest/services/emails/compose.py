@@ -220,12 +220,15 @@ def render_block(*, paper: Paper, day: date) -> PaperBlock:
 
 
 def _fingerprint(paper: Paper, day: date) -> str:
-    """Everything a paper's block is rendered from: the day, the paper's loaded fields and its
-    code links. A block read from the process's cache is then exactly the one its paper, as
-    loaded now, would render, even if an editor changed it since."""
+    """Everything a paper's block is rendered from: the day, the site's address, the paper's
+    loaded fields and its code links. A block read from the process's cache is then exactly
+    the one its paper, as loaded now, would render, even if an editor changed it since."""
     fields = [paper.__dict__.get(field.attname) for field in Paper._meta.concrete_fields]
-    links = [link.__dict__ for link in paper.code_links.all()]
-    return repr((day, fields, [{k: v for k, v in link.items() if k != "_state"} for link in links]))
+    links = [
+        {name: value for name, value in link.__dict__.items() if name != "_state"}
+        for link in paper.code_links.all()
+    ]
+    return repr((day, settings.SITE_URL, fields, links))
 
 
 _blocks: dict[str, PaperBlock] = {}
@@ -308,7 +311,10 @@ def _compiled(name: str, constants: tuple[tuple[str, object], ...], names: tuple
     cut = MARKER.split(_render(name, {**dict(constants), **markers}))
     gaps = zip(cut[1::3], cut[2::3], strict=True)
     slots = tuple((names[int(index)], form == "&lt;") for index, form in gaps)
-    return Filled(pieces=tuple(cut[0::3]), slots=slots)
+    pieces = tuple(cut[0::3])
+    if any("\ue000" in piece for piece in pieces):  # a marker changed by a filter
+        raise ValueError(f"{name}: a personal value may only be written as {{{{ name }}}}")
+    return Filled(pieces=pieces, slots=slots)
 
 
 def render_personal(name: str, *, constants: dict, personal: dict, compiled: bool) -> str:
