@@ -1,15 +1,18 @@
 """GET /api/papers/ served from the cache, against a bare Django view that returns the same
 bytes: requests/s and p50/p99 latency under gunicorn with wrk. Both are served by the same
 gunicorn, the same Django settings and middleware, in the same run, in alternating rounds.
-Then the SQL queries of uncached pages of 5, 25 and 100 papers. Prints; never asserts.
+A second gunicorn, the same but with API_LOCAL_PAGES=0, serves the path before each process
+kept its own copy of hot pages (every hit reads its page from the shared cache), in the same
+rounds. Then the SQL queries of uncached pages of 5, 25 and 100 papers. Prints; never asserts.
 
     apt-get install -y wrk        # the load generator (Debian's package)
     PYTHONPATH=. .venv/bin/python bench/api.py [--duration 5] [--rounds 6] [--workers 2] \
-        [--cache locmem]
+        [--cache locmem] [--redis redis://127.0.0.1:6379/14]
 
 Needs PostgreSQL (DATABASE_URL, as `make test`), and Redis (REDIS_URL) with `--cache redis`.
 Creates the database `digest_bench_api` (the recorded ../shared/data replayed, trending
-scores computed) and drops it at the end; with Redis, database 14 is flushed before and after.
+scores computed) and drops it at the end; with Redis, its database (`--redis`, default 14) is
+flushed before and after.
 Only 127.0.0.1 is ever sent a request.
 """
 
@@ -28,10 +31,27 @@ from urllib.request import urlopen
 from bench import _common as common
 
 BENCH_DATABASE = "digest_bench_api"
-BENCH_REDIS = common.redis_url(14)
-PORT = 8766
-BASE = f"http://127.0.0.1:{PORT}"
+PORT, SHARED_ONLY_PORT = 8766, 8767
 OURS, BARE = "/api/papers/", "/bench/bare/"
+# What each row of the figures requests: (port, path, a new client address per request).
+TARGETS = {
+    f"ours {OURS}": (PORT, OURS, False),
+    f"ours, new clients {OURS}": (PORT, OURS, True),
+    f"shared cache only {OURS}": (SHARED_ONLY_PORT, OURS, False),
+    f"bare {BARE}": (PORT, BARE, False),
+}
+# wrk's request hook: each request from another client address (X-Forwarded-For, read behind
+# one trusted proxy), so each is its client's first in the throttle's window and is counted
+# in Redis: the one round trip a cached hit costs for clients that are not busy.
+NEW_CLIENTS = """
+counter = 0
+request = function()
+  counter = counter + 1
+  local address = string.format("10.%d.%d.%d", math.floor(counter / 65536) % 256,
+                                math.floor(counter / 256) % 256, counter % 256)
+  return wrk.format(nil, nil, {["X-Forwarded-For"] = address})
+end
+"""
 
 # --- What gunicorn serves: the real app, plus the bare view --------------------------------
 
@@ -65,15 +85,18 @@ def application(environ, start_response):
 # --- The run -------------------------------------------------------------------------------
 
 
-def bench_environment(*, cache: str, body: Path) -> dict[str, str]:
+def bench_environment(*, cache: str | None, body: Path) -> dict[str, str]:
+    """`cache`: the Redis URL, or None for the quick start's locmem."""
     return common.server_environment(
         database=BENCH_DATABASE,
-        CACHE_URL=BENCH_REDIS if cache == "redis" else "locmem://",
+        CACHE_URL=cache or "locmem://",
         # Static files come from the app folders here, without a collectstatic folder.
         PYTHONWARNINGS="ignore:No directory at",
-        # All traffic comes from one address: the limiter still runs on every request (its
+        # Most traffic comes from one address: the limiter still runs on every request (its
         # cost is part of ours), but never refuses one.
         API_THROTTLE_RATE=f"{10**9}/second",
+        CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR",
+        TRUSTED_PROXY_COUNT="1",
         BENCH_API_BODY=str(body),
     )
 
@@ -103,20 +126,20 @@ def uncached_queries(sizes: list[int]) -> dict[int, int]:
     return counts
 
 
-def serve(*, workers: int, environment: dict[str, str]) -> subprocess.Popen:
+def serve(*, workers: int, port: int, environment: dict[str, str]) -> subprocess.Popen:
     # Sync workers, one thread each, as the figures in bench/README.md were measured: wrk keeps
     # its connections busy, so the worker type does not move the ratio.
     return common.start_gunicorn(
         "bench.api:application",
-        port=PORT,
+        port=port,
         options=["-w", str(workers), "-k", "sync", "--threads", "1"],
         environment=environment,
-        ready=lambda: fetch(OURS),
+        ready=lambda: fetch(OURS, port=port),
     )
 
 
-def fetch(path: str) -> bytes:
-    with urlopen(BASE + path, timeout=30) as response:
+def fetch(path: str, *, port: int = PORT) -> bytes:
+    with urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as response:
         return response.read()
 
 
@@ -125,8 +148,9 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
-def wrk(path: str, *, duration: int, connections: int) -> dict[str, float]:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", BASE + path]
+def wrk(url: str, *, duration: int, connections: int, script: Path | None) -> dict[str, float]:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    command += ["-s", str(script)] if script else []
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
@@ -138,17 +162,18 @@ def wrk(path: str, *, duration: int, connections: int) -> dict[str, float]:
 
 
 def report(results: dict[str, list[dict]], queries: dict[int, int]) -> None:
-    print(f"\n{'view':<28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    medians = {}
+    print(f"\n{'view':<40} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, runs in results.items():
-        medians[name] = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-        m = medians[name]
-        print(f"{name:<28} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {m['errors']:>8.0f}")
-    # Each round runs both back to back: the median of the rounds' ratios is the figure least
+        m = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        print(f"{name:<40} {m['rps']:>8.0f} {m['p50']:>8.2f} {m['p99']:>8.2f} {m['errors']:>8.0f}")
+    # Each round runs all back to back: the median of the rounds' ratios is the figure least
     # moved by other load on the machine.
-    ratios = [a["rps"] / b["rps"] for a, b in zip(*results.values(), strict=True)]
-    print(f"{'req/s ours / bare':<28} {statistics.median(ratios):>8.2f}x (median of rounds)")
-    print(f"ratio per round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}")
+    *paths, bare = results.values()
+    for name, runs in zip(results, paths, strict=False):
+        ratios = [ours["rps"] / base["rps"] for ours, base in zip(runs, bare, strict=True)]
+        label = f"req/s {name.split(' /')[0]} / bare"
+        print(f"{label:<40} {statistics.median(ratios):>8.2f}x (median of rounds)")
+        print(f"  per round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}")
     sizes = ", ".join(f"{size} papers: {count}" for size, count in queries.items())
     print(f"\nSQL queries of an uncached page ({sizes})")
 
@@ -160,44 +185,55 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--cache", choices=["locmem", "redis"], default="locmem")
+    parser.add_argument("--redis", default=common.redis_url(14), help="with --cache redis")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
 
     folder = tempfile.TemporaryDirectory()
     body = Path(folder.name) / "papers.json"
-    environment = bench_environment(cache=args.cache, body=body)
+    lua = Path(folder.name) / "new_clients.lua"
+    lua.write_text(NEW_CLIENTS)
+    redis = args.redis if args.cache == "redis" else None
+    environment = bench_environment(cache=redis, body=body)
     warnings.filterwarnings("ignore", "No directory at")
-    redis = BENCH_REDIS if args.cache == "redis" else None
     common.prepare(environment, database=BENCH_DATABASE, redis=redis)
-    server = None
+    servers = []
     try:
         fill_database()
         queries = uncached_queries([5, 25, 100])
-        server = serve(workers=args.workers, environment=environment)
+        servers.append(serve(workers=args.workers, port=PORT, environment=environment))
+        shared_only = {**environment, "API_LOCAL_PAGES": "0"}
+        servers.append(serve(workers=args.workers, port=SHARED_ONLY_PORT, environment=shared_only))
         body.write_bytes(fetch(OURS))
-        if fetch(BARE) != body.read_bytes():
-            sys.exit("the bare view does not return the API's bytes")
-        for path in (OURS, BARE) * 50:  # every worker warm, every cache filled
-            fetch(path)
+        # The second server's links name its own port.
+        shared_body = fetch(OURS, port=SHARED_ONLY_PORT)
+        shared_body = shared_body.replace(f":{SHARED_ONLY_PORT}/".encode(), f":{PORT}/".encode())
+        if {fetch(BARE), shared_body} != {body.read_bytes()}:
+            sys.exit("the bare view or the second server does not return the API's bytes")
+        for port, path, _new in list(TARGETS.values()) * 50:  # all warm, every cache filled
+            fetch(path, port=port)
         print(
             f"{len(body.read_bytes()):,} bytes per response; {args.workers} gunicorn workers, "
             f"wrk 1 thread x {args.connections} connections, {args.duration}s x "
             f"{args.rounds} rounds each; cache {args.cache}; {os.cpu_count()} cores"
         )
-        results = {f"ours {OURS}": [], f"bare {BARE}": []}
+        results = {name: [] for name in TARGETS}
         for round_number in range(args.rounds):
-            # Alternate which goes first, so a machine whose speed drifts penalises both.
+            # Alternate the order, so a machine whose speed drifts penalises all alike.
             order = list(results) if round_number % 2 == 0 else list(reversed(results))
             for name in order:
-                path = name.split()[1]
+                port, path, new_clients = TARGETS[name]
+                url, script = f"http://127.0.0.1:{port}{path}", lua if new_clients else None
                 results[name].append(
-                    wrk(path, duration=args.duration, connections=args.connections)
+                    wrk(url, duration=args.duration, connections=args.connections, script=script)
                 )
         report(results, queries)
     finally:
-        redis = BENCH_REDIS if args.cache == "redis" else None
-        common.clean_up(server, database=BENCH_DATABASE, redis=redis)
+        for server in servers[1:]:
+            server.terminate()
+            server.wait(timeout=30)
+        common.clean_up(servers[0] if servers else None, database=BENCH_DATABASE, redis=redis)
         folder.cleanup()
 
 

@@ -1,5 +1,6 @@
-"""Digest sending throughput: our path against a bare `smtplib` loop, to the same local SMTP
-sink (aiosmtpd in its own process), in the same run. Prints figures; asserts nothing.
+"""Digest sending throughput: our path against a bare `smtplib` loop and against the old path
+(the straightforward rendering), to the same local SMTP sink (aiosmtpd in its own process), in
+the same run. Prints figures; asserts nothing.
 
     PYTHONPATH=. .venv/bin/python bench/send.py --subscribers 10000 --workers 2
 
@@ -7,10 +8,14 @@ Our path is the production one: the planned deliveries go out in chunks of MAIL_
 `tasks.mail.send_digest_chunk` tasks on the `mail` queue, sent by real Celery workers
 (`--workers` processes, Redis broker at BENCH_REDIS_URL): claim, compose with inlined CSS,
 send over a reused SMTP connection, record. It is timed from the first task queued to the last
-delivery recorded as sent. The bare loop sends pre-rendered digests of the same sizes over one
-connection. The two alternate about every SEGMENT digests (a whole number of chunks per worker,
-so that no worker idles while another sends a segment's last chunk) and each total counts the
-same digests.
+delivery recorded as sent. The old path is the same with every digest composed the
+straightforward way (bench/straightforward_mail.py: every template and block rendered by
+Django for each reader, Django's MIME classes), by as many workers of its own on their own
+queue. The bare loop sends pre-rendered digests of the same sizes over one connection. Ours and
+the old path take turns about every SEGMENT digests (a whole number of chunks per worker, so
+that no worker idles while another sends a segment's last chunk), each after the bare loop
+sends as many; each ratio compares the same digests. Then the CPU time of composing and
+flattening one digest both ways, in this process.
 
 It works in a database of its own (`digest_bench_send`, created on DATABASE_URL's server and
 dropped at the end; its broker's Redis database is emptied too) holding the recorded corpus
@@ -120,9 +125,14 @@ def bare_loop(port: int, messages: list[bytes], n: int) -> float:
     return elapsed
 
 
-def start_workers(n: int, broker: str) -> subprocess.Popen:
+# Who sends each path: (Celery app, queue).
+PATHS = {"ours": ("tasks", "mail"), "old": ("bench.straightforward_mail", "mail-straightforward")}
+
+
+def start_workers(n: int, broker: str, *, path: str) -> subprocess.Popen:
     """Workers with this process's environment: the bench's database and SMTP sink."""
-    command = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-Q", "mail"]
+    app, queue = PATHS[path]
+    command = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queue]
     command += ["-c", str(n), "--without-gossip", "--without-mingle", "-l", "warning"]
     env = {**os.environ, "CELERY_BROKER_URL": broker}
     # The banner and task log would drown the figures.
@@ -139,52 +149,100 @@ def wait_sent(n: int, *, timeout: float = 1800) -> None:
         time.sleep(0.1)
 
 
-def queue_chunks(broker: str, chunks: list[list[int]]) -> None:
+def queue_chunks(broker: str, chunks: list[list[int]], *, path: str) -> None:
     from tasks import app
     from tasks.mail import send_digest_chunk
 
+    queue = PATHS[path][1]
     with app.connection_for_write(broker) as connection:
         for chunk in chunks:
-            send_digest_chunk.apply_async(args=[chunk], connection=connection)
+            send_digest_chunk.apply_async(args=[chunk], connection=connection, queue=queue)
+
+
+def compose_cpu(delivery_ids: list[int]) -> dict[str, float]:
+    """CPU ms of composing and flattening one digest, ours and the straightforward way, over
+    the same SAMPLE digests, alternating."""
+    from digest.models import Delivery
+    from digest.services.emails.compose import digest_message
+
+    sample = list(
+        Delivery.objects.filter(pk__in=delivery_ids[:SAMPLE])
+        .select_related("subscriber")
+        .prefetch_related("items__paper__code_links")
+    )
+    spent = {"ours": 0.0, "old": 0.0}
+    for _ in range(2):
+        for path in spent:
+            started = time.process_time()
+            for sent in sample:
+                message = digest_message(delivery=sent, compiled=path == "ours")
+                message.message().as_bytes(linesep="\r\n")
+            spent[path] += time.process_time() - started
+    return {path: seconds / (2 * len(sample)) * 1000 for path, seconds in spent.items()}
 
 
 def compare(args, port: int, delivery_ids: list[int], messages) -> dict:
-    """Ours and the bare loop, alternating segment by segment (SEGMENT digests each) so that a
-    machine whose speed drifts (shared cores) penalises both alike. Ours is timed from a
-    segment's first chunk queued to its last digest recorded as sent, after a warm-up chunk
-    per worker that loads the workers' code (excluded)."""
+    """Ours, the old path and the bare loop, segment by segment (SEGMENT digests each, ours
+    and the old path taking turns, each after the bare loop) so that a machine whose speed
+    drifts (shared cores) penalises all alike. A path is timed from a segment's first chunk
+    queued to its last digest recorded as sent, after a warm-up chunk per worker that loads
+    the workers' code (excluded)."""
     import redis
     from django.conf import settings
 
     from digest.services.batching import batched
 
-    redis.Redis.from_url(args.broker).delete("mail")
+    redis.Redis.from_url(args.broker).delete(*(queue for _app, queue in PATHS.values()))
     batches = list(batched(delivery_ids, settings.MAIL_CHUNK_SIZE))
-    warm_up, rest = batches[: args.workers], batches[args.workers :]
+    warm_up = {
+        path: batches[i * args.workers : (i + 1) * args.workers] for i, path in enumerate(PATHS)
+    }
+    rest = batches[len(PATHS) * args.workers :]
     # Whole rounds of one chunk per worker: production queues the day at once, and a segment
     # whose last round keeps one worker busy would time the others idling.
     rounds = max(1, round(SEGMENT / (settings.MAIL_CHUNK_SIZE * args.workers)))
     per_segment = rounds * args.workers
-    times = {"ours": 0.0, "bare": 0.0, "digests": 0}
-    workers = start_workers(args.workers, args.broker)
+    times = {path: {"seconds": 0.0, "bare": 0.0, "digests": 0} for path in PATHS}
+    workers = [start_workers(args.workers, args.broker, path=path) for path in PATHS]
     try:
-        queue_chunks(args.broker, warm_up)
-        sent = sum(map(len, warm_up))
+        sent = 0
+        for path, chunks in warm_up.items():
+            queue_chunks(args.broker, chunks, path=path)
+            sent += sum(map(len, chunks))
         wait_sent(sent)
-        for first in range(0, len(rest), per_segment):
+        for turn, first in enumerate(range(0, len(rest), per_segment)):
             segment = rest[first : first + per_segment]
-            size = sum(map(len, segment))
-            times["bare"] += bare_loop(port, messages, size)
+            size, path = sum(map(len, segment)), list(PATHS)[turn % len(PATHS)]
+            times[path]["bare"] += bare_loop(port, messages, size)
             started = time.perf_counter()
-            queue_chunks(args.broker, segment)
+            queue_chunks(args.broker, segment, path=path)
             sent += size
             wait_sent(sent)
-            times["ours"] += time.perf_counter() - started
-            times["digests"] += size
+            times[path]["seconds"] += time.perf_counter() - started
+            times[path]["digests"] += size
     finally:
-        workers.terminate()
-        workers.wait(60)
+        for pool in workers:
+            pool.terminate()
+        for pool in workers:
+            pool.wait(60)
     return times
+
+
+def report(times: dict, *, workers: int, n: int, cpu: dict[str, float]) -> None:
+    print(f"{'path':<44}{'messages':>9}{'seconds':>9}{'per second':>12}{'ratio':>7}")
+    labels = {"ours": "ours", "old": "old path (straightforward rendering)"}
+    for path, measured in times.items():
+        digests, rate = measured["digests"], measured["digests"] / measured["seconds"]
+        bare = digests / measured["bare"]
+        label = f"{labels[path]}, {workers} workers"
+        print(f"{label:<44}{digests:>9}{measured['seconds']:>9.1f}{rate:>12.0f}{rate / bare:>7.2f}")
+        bare_label = "  bare smtplib loop, same digests"
+        print(f"{bare_label:<44}{digests:>9}{measured['bare']:>9.1f}{bare:>12.0f}")
+        print(f"  {n} digests sent in {n / rate:.0f}s at this rate")
+    print(
+        f"CPU per digest composed and flattened, in-process: ours {cpu['ours']:.2f} ms, "
+        f"old path {cpu['old']:.2f} ms ({cpu['old'] / cpu['ours']:.1f}x)"
+    )
 
 
 def main() -> None:
@@ -216,25 +274,21 @@ def main() -> None:
         planning = time.perf_counter() - started
 
         messages = pre_render(delivery_ids)
+        cpu = compose_cpu(delivery_ids)
         times = compare(args, port, delivery_ids, messages)
         started = time.perf_counter()
         plan(day=args.day + timedelta(days=1), subscriber_ids=subscriber_ids)
         next_day = time.perf_counter() - started
 
-        n, timed = len(delivery_ids), times["digests"]
-        ours_rate, bare_rate = timed / times["ours"], timed / times["bare"]
+        n = len(delivery_ids)
         size = sum(map(len, messages)) / len(messages) / 1024
         print(f"{n} digests, {size:.1f} KiB on average, chunks of {settings.MAIL_CHUNK_SIZE}")
-        print(f"{'path':<34}{'messages':>9}{'seconds':>9}{'per second':>12}")
-        label = f"ours ({args.workers} worker processes)"
-        print(f"{label:<34}{timed:>9}{times['ours']:>9.1f}{ours_rate:>12.0f}")
-        print(f"{'bare smtplib loop':<34}{timed:>9}{times['bare']:>9.1f}{bare_rate:>12.0f}")
-        print(f"ratio ours / bare: {ours_rate / bare_rate:.2f}")
-        print(f"{n} digests sent in {n / ours_rate:.0f}s")
+        report(times, workers=args.workers, n=n, cpu=cpu)
         print(
             f"planning {n} digests: {planning:.0f}s the first day, "
             f"{next_day:.0f}s the next (interest vectors cached)"
         )
+        timed = sum(path["digests"] for path in times.values())
         print(f"the sink received {received.value} messages ({n + timed} expected)")
     finally:
         common.clean_up(None, database=DATABASE, redis=args.broker)

@@ -435,6 +435,19 @@ elif CACHE_URL == "locmem://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     raise ValueError(f"CACHE_URL must be a redis:// URL or locmem://, not {CACHE_URL!r}")
+# Each process keeps its own copy of the API's hot list pages (digest/api/caching.py), so a
+# cached hit costs no round trip to the shared cache but the throttle's. 0 turns it off: every
+# hit then reads its page from the shared cache.
+API_LOCAL_PAGES = envint("API_LOCAL_PAGES", 300)
+CACHES["local"] = (
+    {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "api-local-pages",
+        "OPTIONS": {"MAX_ENTRIES": API_LOCAL_PAGES},
+    }
+    if API_LOCAL_PAGES
+    else {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+)
 # Valid signups (and requests for a new confirmation link) allowed per client IP per window.
 SUBSCRIBE_RATE_LIMIT = envint("SUBSCRIBE_RATE_LIMIT", 10)
 SUBSCRIBE_RATE_WINDOW_SECONDS = envint("SUBSCRIBE_RATE_WINDOW_SECONDS", 3600)
@@ -580,6 +593,10 @@ API_MAX_AGE_SECONDS = envint("API_MAX_AGE_SECONDS", 60)
 # A cached list page lives until ingestion or moderation changes the content version, and at
 # most this long (bounds staleness where workers cannot reach the web's cache, e.g. locmem).
 API_LIST_CACHE_SECONDS = envint("API_LIST_CACHE_SECONDS", 900)
+# A web process re-reads the content version from the shared cache at most this often (in
+# the throttle's round trip), so ingestion or moderation done elsewhere shows in its cached
+# lists within this many seconds; in the process that made the change, at once.
+API_CONTENT_VERSION_SECONDS = envint("API_CONTENT_VERSION_SECONDS", 1)
 # "Report a problem" on a paper page: reports per client IP (same syntax as API_THROTTLE_RATE).
 REPORT_RATE = os.getenv("REPORT_RATE", "5/hour")
 # Searches on the /search page per client IP: each one runs the embedding model, as the API's

@@ -437,11 +437,12 @@ def redis_cache(settings, redis_url):
     from django.core.cache import cache
 
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        }
+        },
     }
     return cache
 
@@ -461,13 +462,16 @@ def eager_tasks():
 
 @pytest.fixture
 def empty_cache():
-    """The shared cache, emptied before and after the test: the database is rolled back after
-    each test but the cache is not, so cached API pages and rate-limit counters would leak."""
-    from django.core.cache import cache
+    """The shared cache and this process's (API pages, content version), emptied before and
+    after the test: the database is rolled back after each test but the caches are not, so
+    cached API pages and rate-limit counters would leak."""
+    from django.core.cache import cache, caches
 
-    cache.clear()
+    for each in caches.all():
+        each.clear()
     yield cache
-    cache.clear()
+    for each in caches.all():
+        each.clear()
 
 
 @pytest.fixture

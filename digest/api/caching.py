@@ -1,5 +1,5 @@
 """HTTP caching of API responses: validators and Cache-Control for clients and proxies, and a
-shared-cache copy of whole list pages between two content changes."""
+cached copy of whole list pages (shared, and per process) between two content changes."""
 
 import hashlib
 
@@ -8,7 +8,14 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.cache import get_conditional_response, patch_cache_control, set_response_etag
 from rest_framework.response import Response
 
-from digest.services.content_version import fetch_current, store_current
+from digest.services.content_version import KEY as VERSION_KEY
+from digest.services.content_version import (
+    fetch_current,
+    read_version,
+    recent_version,
+    remember_version,
+    store_current,
+)
 
 
 def cacheable(request: HttpRequest, response: HttpResponse, *, private: bool) -> HttpResponse:
@@ -56,15 +63,19 @@ def _page_key(request: HttpRequest) -> str:
 
 
 class CachedListMixin:
-    """List pages from the shared cache, keyed by the known query parameters only, until
-    ingestion or moderation changes the content version. A hit is answered before DRF wraps
-    the request: the stored bytes and their ETag, after the same throttles, with no query and
-    no serialisation. A miss goes through DRF and its page is stored under the version read
-    before it was built, so a page built across a content change is never taken for a
-    current one."""
+    """List pages from the cache, keyed by the known query parameters only, until ingestion or
+    moderation changes the content version. A hit is answered before DRF wraps the request:
+    the stored bytes and their ETag, after the same throttles, with no query and no
+    serialisation; from this process's copy of the page, its only round trip to Redis is the
+    throttle's (which also re-reads the content version once it is older than
+    API_CONTENT_VERSION_SECONDS). A miss goes through DRF and its page is stored under the
+    version read before it was built, so a page built across a content change is never taken
+    for a current one."""
 
     page_key: str | None = None
     version: int | None = None
+    # The throttles' waits, counted on the way in; None until then (DRF counts them itself).
+    throttle_waits: list[float | None] | None = None
 
     def known_parameters(self) -> set[str]:
         """What the list reads: its filters and its pagination."""
@@ -79,15 +90,40 @@ class CachedListMixin:
         if request.method in ("GET", "HEAD"):
             _keep_only(request, names=self.known_parameters())
             self.page_key = _page_key(request)
-            self.version, stored = fetch_current(self.page_key)
-            # A throttled client falls through to DRF, which refuses it with its usual 429.
-            if stored is not None and all(
-                throttle.allow_request(request, self) for throttle in self.get_throttles()
-            ):
+            self.version = self._count_throttles(request)
+            # A throttled client goes on to DRF, which refuses it with its usual 429.
+            stored = None
+            if not self.throttle_waits:
+                timeout = settings.API_LIST_CACHE_SECONDS
+                stored = fetch_current(self.page_key, version=self.version, timeout=timeout)
+            if stored is not None:
                 etag, body = stored
                 page = HttpResponse(body, content_type="application/json", headers={"ETag": etag})
                 return cacheable(request, page, private=False)
         return super().dispatch(request, *args, **kwargs)
+
+    def _count_throttles(self, request: HttpRequest) -> int:
+        """Count the request against each throttle once, and return the content version: read
+        in the first throttle's round trip when this process's copy is too old."""
+        version, self.throttle_waits = recent_version(), []
+        for throttle in self.get_throttles():
+            if version is None and hasattr(throttle, "allow_reading"):
+                allowed, found = throttle.allow_reading(request, read=VERSION_KEY)
+                version = remember_version(found)
+            else:
+                allowed = throttle.allow_request(request, self)
+            if not allowed:
+                self.throttle_waits.append(throttle.wait())
+        return read_version() if version is None else version
+
+    def check_throttles(self, request: HttpRequest) -> None:
+        # Counted on the way in: DRF only answers what that found, never counts twice.
+        if self.throttle_waits is None:
+            return super().check_throttles(request)
+        if self.throttle_waits:
+            waits = [wait for wait in self.throttle_waits if wait is not None]
+            self.throttled(request, max(waits, default=None))
+        return None
 
     def finalize_response(self, request: HttpRequest, response: HttpResponse, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
 
-from digest.services.rate_limits import client_ip, hit, parse_rate
+from digest.services.rate_limits import client_ip, hit_reading, parse_rate
 
 
 class ClientRateThrottle(BaseThrottle):
@@ -15,10 +15,14 @@ class ClientRateThrottle(BaseThrottle):
     retry_after: float | None = None
 
     def allow_request(self, request: HttpRequest, view: object) -> bool:
+        return self.allow_reading(request, read=None)[0]
+
+    def allow_reading(self, request: HttpRequest, *, read: str | None) -> tuple[bool, object]:
+        """allow_request, and the shared cache's entry `read` fetched in the same round trip."""
         limit, window = parse_rate(settings.API_THROTTLE_RATE)
         key = f"api:{client_ip(request)}"
-        self.retry_after = hit(key=key, limit=limit, window=window)
-        return self.retry_after is None
+        self.retry_after, value = hit_reading(key=key, limit=limit, window=window, read=read)
+        return self.retry_after is None, value
 
     def wait(self) -> float | None:
         return self.retry_after

@@ -31,7 +31,6 @@ from digest.services import send_times
 from digest.services.batching import batched
 from digest.services.emails.backends import FolderBackend
 from digest.services.emails.compose import (
-    PaperPart,
     address_change_message,
     already_subscribed_message,
     confirmation_message,
@@ -411,10 +410,8 @@ def _reconnect(connection: BaseEmailBackend) -> None:
     _open(connection)
 
 
-def _send_batch(
-    batch: list[Delivery], connection: BaseEmailBackend, parts: dict[str, PaperPart]
-) -> list[Outcome]:
-    claimed = _claim([(d, digest_message(delivery=d, parts=parts)) for d in batch])
+def _send_batch(batch: list[Delivery], connection: BaseEmailBackend) -> list[Outcome]:
+    claimed = _claim([(d, digest_message(delivery=d)) for d in batch])
     outcomes: list[Outcome] = []
     in_flight = None
     try:
@@ -445,10 +442,9 @@ def send_chunk(
         return report
     connection = connection or get_connection()
     _open(connection)
-    parts: dict[str, PaperPart] = {}  # each paper rendered once for the whole chunk
     try:
         for batch in batched(deliveries, CLAIM_BATCH):
-            outcomes = _send_batch(batch, connection, parts)
+            outcomes = _send_batch(batch, connection)
             report.skipped += len(batch) - len(outcomes)
             report.count(outcomes)
     finally:

@@ -1,10 +1,15 @@
 """What a client and a proxy see: validators, Cache-Control, 304s, the cached list and when it
 goes stale, constant SQL per uncached page, throttling."""
 
+import time
+
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from redis.connection import Connection
 
+from digest.services import content_version
 from digest.services.moderation import PaperAction, moderate_papers
 from digest.services.sources.fetch import replay
 from tests.conftest import ARXIV_PAGES
@@ -61,6 +66,89 @@ def test_ingestion_makes_cached_lists_stale(client, corpus, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True):
         replay(paths=[ARXIV_PAGES[1]])
     assert client.get("/api/papers/").json()["count"] == before + 100
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """Every request written to Redis (a pipeline is one), as the server sees them arrive."""
+    sent = []
+    original = Connection.send_packed_command
+
+    def send(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", send)
+    return sent
+
+
+def test_a_hit_on_this_process_copy_makes_one_round_trip_to_redis(
+    client, corpus, redis_cache, redis_round_trips, settings
+):
+    settings.API_CONTENT_VERSION_SECONDS = 60
+    first = client.get("/api/papers/", {"category": "cs.CV"})
+    redis_round_trips.clear()
+    again = client.get("/api/papers/", {"category": "cs.CV"})
+    assert again.content == first.content
+    assert len(redis_round_trips) == 1  # the throttle's counter, nothing else
+    # A client that has it gets a 304 for the same one round trip.
+    redis_round_trips.clear()
+    revalidated = client.get(
+        "/api/papers/", {"category": "cs.CV"}, HTTP_IF_NONE_MATCH=first["ETag"]
+    )
+    assert revalidated.status_code == 304 and len(redis_round_trips) == 1
+
+
+def test_a_change_made_in_another_process_shows_within_the_reread_interval(
+    client, corpus, redis_cache, admin_user, django_capture_on_commit_callbacks, settings
+):
+    settings.API_CONTENT_VERSION_SECONDS = 1
+    top = client.get("/api/papers/").json()["results"][0]["arxiv_id"]
+    # Moderated by another process (the admin's worker): here only the shared cache's version
+    # changes, as that process's content_changed() leaves it.
+    with django_capture_on_commit_callbacks(execute=False):
+        moderate_papers(paper_ids=[top], action=PaperAction.HIDE, actor=admin_user, reason="x")
+    redis_cache.set(content_version.KEY, time.time_ns(), timeout=None)
+    shown = {item["arxiv_id"] for item in client.get("/api/papers/").json()["results"]}
+    assert top in shown  # this process's copy, its version read under a second ago
+    time.sleep(1.1)
+    shown = {item["arxiv_id"] for item in client.get("/api/papers/").json()["results"]}
+    assert top not in shown
+
+
+def test_the_throttle_refuses_cached_hits_over_its_rate_on_redis(
+    client, corpus, redis_cache, settings
+):
+    settings.API_THROTTLE_RATE = "3/minute"
+    settings.API_CONTENT_VERSION_SECONDS = 60
+    for _ in range(3):  # one miss, then hits from this process's copy
+        assert client.get("/api/papers/").status_code == 200
+    response = client.get("/api/papers/")
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    # Counted once per request, refused ones included, in a counter that expires with its
+    # window.
+    (counter,) = redis_cache.keys("rate:api:127.0.0.1:*")
+    assert redis_cache.get(counter) == 4
+    assert 0 < redis_cache.ttl(counter) <= 60
+    assert client.get("/api/papers/", REMOTE_ADDR="192.0.2.7").status_code == 200
+
+
+def test_a_high_rate_is_leased_yet_never_exceeded(
+    client, corpus, redis_cache, redis_round_trips, settings
+):
+    # 300 a minute: this process takes attempts in leases of up to 300 / 64 = 4.
+    settings.API_THROTTLE_RATE = "300/minute"
+    settings.API_CONTENT_VERSION_SECONDS = 60
+    client.get("/api/papers/")
+    redis_round_trips.clear()
+    statuses = [client.get("/api/papers/").status_code for _ in range(309)]
+    assert statuses == [200] * 299 + [429] * 10
+    # The admitted hits took leases of up to 4 attempts, not a round trip each.
+    assert len(redis_round_trips) < 299 // 3 + 10
+    # Another process with nothing leased (its own memory) gets nothing more this window.
+    caches["local"].clear()
+    assert client.get("/api/papers/").status_code == 429
 
 
 def test_an_uncached_page_costs_the_same_queries_whatever_its_size(client, corpus, empty_cache):

@@ -7,6 +7,7 @@ attributes of each HTML template once per process (not into each of ten thousand
 there are no images, so a client that blocks them shows the whole digest.
 """
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -20,8 +21,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.template import Context, Template, engines
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from digest.models import Delivery, DeliveryItem, Paper, Subscriber
+from digest.services.emails.mime import OnePassEmail
 from digest.services.papers import primary_code_link, summary_source
 from digest.services.subscriptions import (
     address_token,
@@ -81,22 +84,26 @@ def render_html(name: str, context: dict) -> str:
     return _html_template(name).render(Context(context))
 
 
-def _render(template: str, context: dict) -> tuple[str, str]:
-    """The plain-text and the HTML rendering of one email template pair."""
-    text = render_to_string(f"emails/{template}.txt", context)
-    return text, render_html(f"emails/{template}.html", context)
+def _email(
+    *, subject: str, to: str, text: str, html: str, headers: dict[str, str], one_pass: bool = True
+) -> EmailMultiAlternatives:
+    """The email, flattened in one pass (mime.OnePassEmail) or by Django's MIME classes."""
+    headers = {"Message-ID": make_msgid(domain=site_host()), **headers}
+    kind = OnePassEmail if one_pass else EmailMultiAlternatives
+    message = kind(
+        subject=one_line(subject, limit=SUBJECT_LIMIT), body=text, to=[to], headers=headers
+    )
+    message.attach_alternative(html, "text/html")
+    return message
 
 
 def _message(
     *, subject: str, to: str, template: str, context: dict, headers: dict[str, str]
 ) -> EmailMultiAlternatives:
-    text, html = _render(template, {**context, "subject": subject})
-    headers = {"Message-ID": make_msgid(domain=site_host()), **headers}
-    message = EmailMultiAlternatives(
-        subject=one_line(subject, limit=SUBJECT_LIMIT), body=text, to=[to], headers=headers
-    )
-    message.attach_alternative(html, "text/html")
-    return message
+    context = {**context, "subject": subject}
+    text = render_to_string(f"emails/{template}.txt", context)
+    html = render_html(f"emails/{template}.html", context)
+    return _email(subject=subject, to=to, text=text, html=html, headers=headers)
 
 
 # --- Subscription emails -----------------------------------------------------------------
@@ -177,7 +184,7 @@ def preferences_url(*, subscriber: Subscriber) -> str:
 
 def archive_url(*, day: date, paper_ids: list[str]) -> str:
     """The public "view in browser" page: the day and the papers, nothing about the reader."""
-    path = reverse("digest-archive", args=[day.isoformat()])
+    path = _route("digest-archive").format(day.isoformat())
     return absolute(path) + "?" + urlencode({"papers": ",".join(paper_ids)})
 
 
@@ -201,8 +208,9 @@ def digest_subject(*, day: date, titles: list[str]) -> str:
 
 
 @dataclass(frozen=True)
-class PaperPart:
-    """What a digest says about a paper whoever reads it: rendered once per chunk."""
+class PaperBlock:
+    """What a digest says about a paper whoever reads it: rendered once per day and process
+    (`paper_block`)."""
 
     title: str
     html: str
@@ -214,40 +222,61 @@ def summary_line(paper: Paper) -> str:
     return one_line(unicode_text(summary_source(paper)))
 
 
-def paper_part(paper: Paper) -> PaperPart:
+def render_block(*, paper: Paper, day: date) -> PaperBlock:
+    """A paper's block, rendered from its templates (emails/_paper.*)."""
     context = {
         "paper": paper,
+        "day": day,
         "title": one_line(unicode_text(paper.title)),
         "summary": summary_line(paper),
         "url": paper_url(paper.pk),
         "code": primary_code_link(paper),
     }
-    return PaperPart(
+    return PaperBlock(
         title=context["title"],
         html=render_html("emails/_paper.html", context),
         text=render_to_string("emails/_paper.txt", context).strip(),
     )
 
 
+def _fingerprint(paper: Paper, day: date) -> str:
+    """Everything a paper's block is rendered from: the day, the site's address, the paper's
+    loaded fields and its code links. A block read from the process's cache is then exactly
+    the one its paper, as loaded now, would render, even if an editor changed it since."""
+    fields = [paper.__dict__.get(field.attname) for field in Paper._meta.concrete_fields]
+    links = [
+        {name: value for name, value in link.__dict__.items() if name != "_state"}
+        for link in paper.code_links.all()
+    ]
+    return repr((day, settings.SITE_URL, fields, links))
+
+
+_blocks: dict[str, PaperBlock] = {}
+BLOCK_CACHE_SIZE = 4096  # blocks a process keeps: a day's papers, several times over
+BLOCK_KEY = "_digest_block_key"  # where a loaded paper keeps its fingerprint
+
+
+def paper_block(*, paper: Paper, day: date) -> PaperBlock:
+    """The paper's block, rendered once per day and process however many readers get it."""
+    # A chunk loads each paper once for all its readers: its fingerprint is taken once.
+    key = paper.__dict__.get(BLOCK_KEY)
+    if key is None or key[0] != day:
+        key = paper.__dict__[BLOCK_KEY] = (day, _fingerprint(paper, day))
+    key = key[1]
+    if key not in _blocks:
+        if len(_blocks) >= BLOCK_CACHE_SIZE:
+            _blocks.clear()
+        _blocks[key] = render_block(paper=paper, day=day)
+    return _blocks[key]
+
+
 @dataclass(frozen=True)
 class DigestEntry:
-    part: PaperPart
+    block: PaperBlock
     why: str
     more_url: str
     less_url: str
     section: str
-
-
-def _entry(item: DeliveryItem, parts: dict[str, PaperPart], feedback: str) -> DigestEntry:
-    if item.paper_id not in parts:
-        parts[item.paper_id] = paper_part(item.paper)
-    return DigestEntry(
-        part=parts[item.paper_id],
-        why=one_line(item.why),
-        more_url=feedback.format(item.paper_id, "more"),
-        less_url=feedback.format(item.paper_id, "less"),
-        section=item.section,
-    )
 
 
 def _sections(entries: list[DigestEntry]) -> list[tuple[str, list[DigestEntry]]]:
@@ -259,35 +288,144 @@ def _sections(entries: list[DigestEntry]) -> list[tuple[str, list[DigestEntry]]]
     return [(label, chosen) for label, chosen in sections if chosen]
 
 
-def digest_message(
-    *, delivery: Delivery, parts: dict[str, PaperPart] | None = None
-) -> EmailMultiAlternatives:
-    """The digest of a planned delivery (its items, papers and code links prefetched).
-    `parts` caches each paper's rendering across the digests of a chunk."""
-    parts = {} if parts is None else parts
-    subscriber = delivery.subscriber
+# --- Personal parts: each template rendered once with markers, the reader's values filled in
+
+# A marker per personal value; the "<" comes out as "&lt;" where the template escapes it.
+MARKER = re.compile("\ue000(\\d+)(<|&lt;)\ue001")
+
+
+@dataclass(frozen=True)
+class Filled:
+    """A template rendered with a marker for each personal value, cut at the markers.
+    Filling the gaps with a reader's values, escaped where the template escaped the marker,
+    gives what Django renders with those values, for plain `{{ name }}` outputs."""
+
+    pieces: tuple[str, ...]
+    slots: tuple[tuple[str, bool], ...]  # (name, escaped) of each gap between two pieces
+
+    def fill(self, values: dict[str, str]) -> str:
+        out = [self.pieces[0]]
+        for (name, escaped), piece in zip(self.slots, self.pieces[1:], strict=True):
+            value = values[name]
+            out += [_escaped(value) if escaped else str(value), piece]
+        return "".join(out)
+
+
+def _escaped(value: object) -> str:
+    """What the template engine's autoescape writes for `value` (conditional_escape, without
+    its lazy-string wrapper): safe HTML as it is, anything else escaped."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
+
+
+def _render(name: str, context: dict) -> str:
+    if name.endswith(".html"):
+        return render_html(name, context)
+    return render_to_string(name, context)
+
+
+@cache
+def _compiled(name: str, constants: tuple[tuple[str, object], ...], names: tuple) -> Filled:
+    markers = {slot: f"\ue000{i}<\ue001" for i, slot in enumerate(names)}
+    cut = MARKER.split(_render(name, {**dict(constants), **markers}))
+    gaps = zip(cut[1::3], cut[2::3], strict=True)
+    slots = tuple((names[int(index)], form == "&lt;") for index, form in gaps)
+    pieces = tuple(cut[0::3])
+    if any("\ue000" in piece for piece in pieces):  # a marker changed by a filter
+        raise ValueError(f"{name}: a personal value may only be written as {{{{ name }}}}")
+    return Filled(pieces=pieces, slots=slots)
+
+
+def render_personal(name: str, *, constants: dict, personal: dict, compiled: bool) -> str:
+    """Template `name` with the same `constants` for many readers and one reader's
+    `personal` values: from the template rendered once per process and constants
+    (`compiled`), or by Django each time (the reference the tests and bench/send.py compare
+    with)."""
+    if not compiled:
+        return _render(name, {**constants, **personal})
+    key = tuple(sorted(constants.items()))
+    return _compiled(name, key, tuple(sorted(personal))).fill(personal)
+
+
+def _body(
+    kind: str, *, day: date, entries: list[DigestEntry], personal: dict, compiled: bool
+) -> str:
+    """The digest's text or HTML (`kind`: txt or html): its sections' headings and entries in
+    the frame (emails/digest.*)."""
+    parts = []
+    for heading, chosen in _sections(entries):
+        parts.append(
+            render_personal(
+                f"emails/_section.{kind}",
+                constants={"heading": heading},
+                personal={},
+                compiled=compiled,
+            )
+        )
+        for number, entry in enumerate(chosen, 1):
+            values = {
+                "number": str(number),
+                "block": mark_safe(entry.block.html if kind == "html" else entry.block.text),
+                "why": entry.why,
+                "more_url": entry.more_url,
+                "less_url": entry.less_url,
+            }
+            parts.append(
+                render_personal(
+                    f"emails/_entry.{kind}", constants={}, personal=values, compiled=compiled
+                )
+            )
+    for_you = any(entry.section == DeliveryItem.Section.FOR_YOU for entry in entries)
+    constants = {"day": day, "for_you": for_you, "site": settings.SITE_URL}
+    frame = {**personal, "sections": mark_safe("".join(parts))}
+    return render_personal(
+        f"emails/digest.{kind}", constants=constants, personal=frame, compiled=compiled
+    )
+
+
+def _entry(item: DeliveryItem, *, day: date, feedback: str, compiled: bool) -> DigestEntry:
+    block = paper_block if compiled else render_block
+    return DigestEntry(
+        block=block(paper=item.paper, day=day),
+        why=one_line(item.why),
+        more_url=feedback.format(item.paper_id, "more"),
+        less_url=feedback.format(item.paper_id, "less"),
+        section=item.section,
+    )
+
+
+def digest_message(*, delivery: Delivery, compiled: bool = True) -> EmailMultiAlternatives:
+    """The digest of a planned delivery (its items, papers and code links prefetched): each
+    paper's block rendered once per day and process, each template once, the reader's values
+    filled in, the MIME message written in one pass. `compiled=False` renders everything by
+    Django for each reader and builds the message with Django's own MIME classes: the
+    straightforward rendering, which gives the same bytes (tests/services/test_compose.py)."""
+    subscriber, day = delivery.subscriber, delivery.local_date
     token = feedback_token(subscriber=subscriber, delivery_id=delivery.pk)
     # The paper and the answer are still placeholders: one route for the whole digest.
     feedback = absolute(_route("subscription-feedback", 3).format(token, "{}", "{}"))
-    entries = [_entry(item, parts, feedback) for item in delivery.items.all()]
+    items = list(delivery.items.all())
+    entries = [_entry(item, day=day, feedback=feedback, compiled=compiled) for item in items]
     unsubscribe = unsubscribe_url(subscriber=subscriber)
-    paper_ids = [item.paper_id for item in delivery.items.all()]
-    context = {
-        "day": delivery.local_date,
-        "for_you": [entry for entry in entries if entry.section == DeliveryItem.Section.FOR_YOU],
-        "trending": [entry for entry in entries if entry.section == DeliveryItem.Section.TRENDING],
-        "sections": _sections(entries),
-        "archive_url": archive_url(day=delivery.local_date, paper_ids=paper_ids),
+    subject = digest_subject(day=day, titles=[entry.block.title for entry in entries])
+    personal = {
+        "subject": subject,
+        "archive_url": archive_url(day=day, paper_ids=[item.paper_id for item in items]),
         "preferences_url": preferences_url(subscriber=subscriber),
         "unsubscribe_url": unsubscribe,
-        "site": settings.SITE_URL,
     }
-    return _message(
-        subject=digest_subject(day=delivery.local_date, titles=[e.part.title for e in entries]),
-        to=delivery.subscriber.email,
-        template="digest",
-        context=context,
+    bodies = {
+        kind: _body(kind, day=day, entries=entries, personal=personal, compiled=compiled)
+        for kind in ("txt", "html")
+    }
+    return _email(
+        subject=subject,
+        to=subscriber.email,
+        text=bodies["txt"],
+        html=bodies["html"],
         headers=list_headers(
             unsubscribe=unsubscribe, mailto=unsubscribe_mailto(subscriber=subscriber)
         ),
+        one_pass=compiled,
     )
