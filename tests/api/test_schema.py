@@ -91,6 +91,10 @@ def test_no_server_error_and_every_response_matches_the_schema(
 ):
     cache.clear()  # neither rate limits nor cached pages carry over between examples
     _, token = feed_reader
+    # The Bearer header below is the credential. A `?token=` generated from the apiKey scheme
+    # would be ignored beside it, or, holding a NUL byte (which a security scheme cannot rule
+    # out by a pattern), refused with the documented 400 before authentication runs.
+    case.query = {name: value for name, value in (case.query or {}).items() if name != "token"}
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
 
 
