@@ -61,12 +61,19 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def on_day(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
-    """A day's papers: published that day, featured on Hugging Face that day, or pinned to it.
-    Each part through its own index (no join, so no DISTINCT over every row)."""
-    start, end = day_bounds(day)
-    signalled = TrendingSignal.objects.filter(featured_on=day).values_list("paper_id", flat=True)
+    """A day's papers: published that day, featured on Hugging Face that day, or pinned to it."""
+    return on_days(papers, first=day, last=day)
+
+
+def on_days(papers: QuerySet[Paper], *, first: date, last: date) -> QuerySet[Paper]:
+    """The papers of the days from `first` to `last`, as `on_day`. Each part through its own
+    index (no join, so no DISTINCT over every row)."""
+    start, end = day_bounds(first)[0], day_bounds(last)[1]
+    signalled = TrendingSignal.objects.filter(featured_on__range=(first, last))
     return papers.filter(
-        Q(published__gte=start, published__lt=end) | Q(pk__in=list(signalled)) | Q(featured_on=day)
+        Q(published__gte=start, published__lt=end)
+        | Q(pk__in=list(signalled.values_list("paper_id", flat=True)))
+        | Q(featured_on__range=(first, last))
     )
 
 

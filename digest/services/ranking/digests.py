@@ -10,17 +10,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from itertools import compress
 
 import numpy as np
 import torch
 from django.conf import settings
-from django.db.models import Q
 
 from digest.models import Delivery, DeliveryItem, Paper, PaperFeedback, Subscriber
 from digest.services.embedding.embedder import resolve_device
 from digest.services.embedding.index import paper_index
-from digest.services.embedding.papers import current_embedder, from_bytes, to_bytes
-from digest.services.papers import days_with_papers, trending_why, visible_papers
+from digest.services.embedding.papers import current_embedder
+from digest.services.embedding.vector_store import from_bytes, to_bytes
+from digest.services.papers import days_with_papers, on_days, trending_why, visible_papers
 from digest.services.ranking.authors import author_key
 from digest.services.ranking.categories import category_name
 from digest.services.ranking.lexical import LexicalIndex
@@ -62,25 +63,24 @@ class Candidates:
 
 def candidate_papers(*, day: date) -> Candidates:
     """Visible, embedded papers of the last RANK_CANDIDATE_DAYS days that have papers, up to
-    `day` (arXiv announces nothing on weekends, and a quiet week still makes a digest)."""
+    `day` (arXiv announces nothing on weekends, and a quiet week still makes a digest): one
+    date range through the indexes of `on_days`, and the vectors from the index by id."""
     days = [d for d in days_with_papers(limit=365) if d <= day][: settings.RANK_CANDIDATE_DAYS]
     index = paper_index()
+    if not days:
+        return _candidates([], np.zeros((0, index.dim), dtype=np.float32))
+    papers = on_days(visible_papers(), first=min(days), last=max(days))
     rows = list(
-        visible_papers()
-        .filter(
-            Q(published__date__in=days) | Q(signals__featured_on__in=days) | Q(featured_on__in=days)
-        )
-        # A join, not an IN list of every embedded id (SQLite refuses 250,000 of them).
-        .filter(embeddings__model_name=index.model_name)
-        .select_related("trending")
-        .prefetch_related("categories")
-        .distinct()
-        .order_by("arxiv_id")
+        papers.select_related("trending").prefetch_related("categories").order_by("arxiv_id")
     )
-    dim = index.matrix.shape[1] if index.ids else 0
+    vectors, found = index.vectors([paper.pk for paper in rows])
+    return _candidates(list(compress(rows, found)), vectors)
+
+
+def _candidates(rows: list[Paper], vectors: np.ndarray) -> Candidates:
     return Candidates(
         ids=[paper.pk for paper in rows],
-        vectors=np.stack([index.vector(p.pk) for p in rows]) if rows else np.zeros((0, dim)),
+        vectors=vectors,
         trending=np.array([_trending_score(paper) for paper in rows], dtype=np.float32),
         whys=[trending_why(paper) for paper in rows],
         categories=[{c.term for c in paper.categories.all()} for paper in rows],
