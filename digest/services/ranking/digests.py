@@ -424,15 +424,21 @@ def _trending_order(candidates: Candidates) -> list[int]:
 
 
 def pick_papers(
-    *, subscriber_ids: list[int], day: date, k: int | None = None
+    *,
+    subscriber_ids: list[int],
+    day: date,
+    k: int | None = None,
+    candidates: Candidates | None = None,
 ) -> dict[int, list[Pick]]:
     """Each reader's digest for `day`: "For you" (papers above the relevance threshold, best
     first, up to their size; diversified among themselves) then "Trending today" (the day's
     most talked-about papers not already above, as many as the reader chose). Nothing already
     sent, nothing hidden; an empty list when nothing matches the reader's interests, unless
-    they asked for the trending section anyway. Ranked in batched matrix operations."""
+    they asked for the trending section anyway. Ranked in batched matrix operations; a caller
+    ranking many batches for one day passes the day's `candidate_papers` once."""
     subscribers = list(Subscriber.objects.filter(pk__in=subscriber_ids).order_by("pk"))
-    candidates = candidate_papers(day=day)
+    if candidates is None:
+        candidates = candidate_papers(day=day)
     if not subscribers or not candidates.ids:
         return {subscriber.pk: [] for subscriber in subscribers}
     sizes = [k or subscriber.digest_size for subscriber in subscribers]
