@@ -56,7 +56,7 @@ def embed_missing_papers(
         embedder = embedder or current_embedder()
         texts = [paper_text(title=title, abstract=abstract) for _, title, abstract in chunk]
         vectors = embedder.encode(texts)
-        _store_vectors([pk for pk, _, _ in chunk], vectors, model_name=model_name)
+        store_vectors([pk for pk, _, _ in chunk], vectors, model_name=model_name)
         embedded += len(chunk)
         if progress:
             progress(len(chunk))
@@ -71,7 +71,9 @@ def embed_missing_papers(
 
 
 @transaction.atomic
-def _store_vectors(paper_ids: list[str], vectors: np.ndarray, *, model_name: str) -> None:
+def store_vectors(paper_ids: list[str], vectors: np.ndarray, *, model_name: str) -> None:
+    """Vectors of these papers under `model_name`, and the version every process's index
+    compares bumped, in one transaction."""
     bump_version(model_name=model_name)
     PaperEmbedding.objects.bulk_create(
         [
