@@ -161,20 +161,20 @@ def _day_done(day: date, subscriber_ids: list[int]) -> None:
     on every run until midnight, and leaves no row a later digest of that day would clash
     with. The rows are locked so that a preference change made meanwhile is not undone."""
     with transaction.atomic():
-        readers = list(
+        readers = (
             Subscriber.objects.select_for_update()
             .filter(pk__in=subscriber_ids)
-            .only("pk", "timezone", "delivery_hour", "next_digest_at")
+            .values_list("pk", "timezone", "delivery_hour", "next_digest_at")
             .order_by("pk")
         )
-        for reader in readers:
-            reader.next_digest_at = send_times.after_day(
-                day=day,
-                planned=reader.next_digest_at,
-                hour=reader.delivery_hour,
-                zone_name=reader.timezone,
-            )
-        Subscriber.objects.bulk_update(readers, ["next_digest_at"])
+        # Readers of one zone and hour share their next instant: one UPDATE per instant, not
+        # a CASE over every reader (which cost more than ranking them).
+        moved: dict[datetime, list[int]] = defaultdict(list)
+        for pk, zone_name, hour, planned in readers:
+            instant = send_times.after_day(day=day, planned=planned, hour=hour, zone_name=zone_name)
+            moved[instant].append(pk)
+        for instant, pks in moved.items():
+            Subscriber.objects.filter(pk__in=pks).update(next_digest_at=instant)
 
 
 ITEM_COLUMNS = ("delivery_id", "paper_id", "position", "section", "score", "why")

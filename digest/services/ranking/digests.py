@@ -175,7 +175,9 @@ class _Batch:
 
 
 def _feedback(subscribers: list[Subscriber]) -> dict[int, list[tuple[str, bool]]]:
-    rows = PaperFeedback.objects.filter(subscriber__in=subscribers).order_by("created_at", "pk")
+    rows = PaperFeedback.objects.filter(subscriber_id__in=[s.pk for s in subscribers]).order_by(
+        "created_at", "pk"
+    )
     found: dict[int, list[tuple[str, bool]]] = {s.pk: [] for s in subscribers}
     for subscriber_id, paper_id, kind in rows.values_list("subscriber_id", "paper_id", "kind"):
         found[subscriber_id].append((paper_id, kind == PaperFeedback.Kind.LIKE))
@@ -365,7 +367,7 @@ def _already_sent(subscribers: list[Subscriber], candidates: Candidates) -> list
     # never reached the reader, so its papers may still come.
     sent = (
         DeliveryItem.objects.filter(
-            delivery__subscriber__in=subscribers, paper_id__in=candidates.ids
+            delivery__subscriber_id__in=list(rows), paper_id__in=candidates.ids
         )
         .exclude(delivery__state=Delivery.State.FAILED)
         .values_list("delivery__subscriber_id", "paper_id")
@@ -393,8 +395,10 @@ def _personal_reason(facet: _Facet | None, author: str | None, titles: dict[str,
     return f"Like '{_short(titles.get(facet.label, facet.label))}', which you liked"
 
 
-def _followed_author(subscriber: Subscriber, names: list[str]) -> str | None:
-    followed = {author_key(name) for name in subscriber.followed_authors}
+def _followed_author(followed: set[str], names: list[str]) -> str | None:
+    """The first of `names` whose key is among the reader's followed authors' keys."""
+    if not followed:  # most readers: no key computed for every author of every pick
+        return None
     return next((name for name in names if author_key(name) in followed), None)
 
 
@@ -463,12 +467,13 @@ def pick_papers(
     facets = result.facet.tolist()
     picks = {}
     for row, subscriber in enumerate(subscribers):
+        followed = {author_key(name) for name in subscriber.followed_authors}
         mine = []
         for rank, col in enumerate(columns[row][: sizes[row]]):
             if col < 0:
                 break
             facet = batch.facets[facets[row][rank]] if facets[row][rank] >= 0 else None
-            author = _followed_author(subscriber, candidates.authors[col])
+            author = _followed_author(followed, candidates.authors[col])
             reason = _personal_reason(facet, author, titles)
             mine.append(
                 Pick(
