@@ -298,7 +298,7 @@ DIGEST_EMBED_BATCH_SIZE = envint("DIGEST_EMBED_BATCH_SIZE", 64)
 # giving way to an approximate one (HNSW) from this many papers, and how often a process
 # asks the database whether new vectors have landed.
 DIGEST_INDEX_DIR = Path(os.getenv("DIGEST_INDEX_DIR") or VAR_DIR / "index")
-DIGEST_INDEX_APPROXIMATE_FROM = envint("DIGEST_INDEX_APPROXIMATE_FROM", 200_000)
+DIGEST_INDEX_APPROXIMATE_FROM = envint("DIGEST_INDEX_APPROXIMATE_FROM", 50_000)
 DIGEST_INDEX_CHECK_MS = envint("DIGEST_INDEX_CHECK_MS", 1000)
 TRENDING_HALF_LIFE_DAYS = envfloat("TRENDING_HALF_LIFE_DAYS", 2.0)
 # A reader's relevance of a paper: the best of their facets (topic lines, categories, liked
