@@ -34,20 +34,11 @@ from pathlib import Path
 import numpy as np
 
 from bench import _common as common
+from bench.send import TOPICS
 
 DATABASE = "digest_bench_scale"
 K = 10
 NEW_PAPERS = 1000
-TOPICS = [
-    "video generation, diffusion models",
-    "LLM agents, tool use",
-    "reinforcement learning from human feedback",
-    "speech recognition",
-    "retrieval augmented generation",
-    "robot manipulation",
-    "efficient attention, long context",
-    "3D reconstruction, gaussian splatting",
-]
 
 
 def noisy_copies(base: np.ndarray, n: int, *, noise: float, rng: np.random.Generator):
