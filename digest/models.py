@@ -1,5 +1,7 @@
 """The data model: papers, their code links, trending signals and the ingestion log."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
@@ -251,6 +253,20 @@ class PaperEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.paper_id} under {self.model_name}"
+
+
+class EmbeddingVersion(models.Model):
+    """Bumped in the transaction that stores a model's vectors: what every process compares
+    with its on-disk vector index (one indexed row, not an aggregate over the vectors). The
+    epoch is new whenever the row is (a restored or recreated database), so an index built
+    from another database is never taken for current."""
+
+    model_name = models.CharField(max_length=255, unique=True)
+    epoch = models.UUIDField(default=uuid.uuid4)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.model_name} at version {self.version}"
 
 
 class TrendingScore(models.Model):

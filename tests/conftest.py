@@ -50,6 +50,20 @@ def require_service(name: str, host: str, port: int | str | None) -> None:
         pytest.exit(f"{name} is not reachable at {host}:{port} ({exc}); start it first", 1)
 
 
+@pytest.fixture(autouse=True)
+def _own_vector_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each test maps a vector index of its own, checked on every use: the database is
+    rolled back between tests, an index file would not be."""
+    if not settings.configured:
+        yield
+        return
+    saved = settings.DIGEST_INDEX_DIR, settings.DIGEST_INDEX_CHECK_MS
+    settings.DIGEST_INDEX_DIR = tmp_path_factory.mktemp("index")
+    settings.DIGEST_INDEX_CHECK_MS = 0
+    yield
+    settings.DIGEST_INDEX_DIR, settings.DIGEST_INDEX_CHECK_MS = saved
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -291,7 +305,7 @@ def embed_and_score(corpus_vectors: dict[str, "object"]):
     """The stored corpus papers given their vectors and trending scores, as the embed and
     trending tasks would after an ingestion."""
     from digest.models import Paper, PaperEmbedding
-    from digest.services.embedding.papers import to_bytes
+    from digest.services.embedding.vector_store import to_bytes
     from digest.services.trending import recompute_trending
 
     PaperEmbedding.objects.bulk_create(

@@ -99,9 +99,14 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
-def on_days(papers: QuerySet[Paper], first: date, last: date) -> QuerySet[Paper]:
-    """Papers of the days `first` to `last`: published, featured on Hugging Face or pinned
-    then. Each part through its own index (no join, so no DISTINCT over every row)."""
+def on_day(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
+    """A day's papers: published that day, featured on Hugging Face that day, or pinned to it."""
+    return on_days(papers, first=day, last=day)
+
+
+def on_days(papers: QuerySet[Paper], *, first: date, last: date) -> QuerySet[Paper]:
+    """The papers of the days from `first` to `last`, as `on_day`. Each part through its own
+    index (no join, so no DISTINCT over every row)."""
     start, end = day_bounds(first)[0], day_bounds(last)[1]
     signalled = TrendingSignal.objects.filter(featured_on__range=(first, last))
     signalled = signalled.values_list("paper_id", flat=True).distinct()
@@ -110,11 +115,6 @@ def on_days(papers: QuerySet[Paper], first: date, last: date) -> QuerySet[Paper]
         | Q(pk__in=list(signalled))
         | Q(featured_on__range=(first, last))
     )
-
-
-def on_day(papers: QuerySet[Paper], day: date) -> QuerySet[Paper]:
-    """A day's papers: published that day, featured on Hugging Face that day, or pinned to it."""
-    return on_days(papers, day, day)
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def trending_window(*, days: int, min_papers: int, newest: date | None) -> Windo
     if newest is None:
         return None
     first = newest - timedelta(days=days - 1)
-    if on_days(visible_papers(), first, newest).count() >= min_papers:
+    if on_days(visible_papers(), first=first, last=newest).count() >= min_papers:
         return Window(first=first, last=newest, widened=False)
     published = visible_papers().order_by("-published").values_list("published", flat=True)
     reach = list(published[:min_papers])[-1]

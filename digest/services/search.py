@@ -5,6 +5,7 @@ the query's words in order winning; and "related papers" by nearest neighbours."
 import threading
 from dataclasses import dataclass
 from datetime import date
+from itertools import compress
 
 import numpy as np
 from django.db.models import Count, Max, QuerySet
@@ -99,16 +100,10 @@ def _semantic_scores(
 ) -> tuple[dict[str, float], np.ndarray | None]:
     """The k best cosines by id, and the query vector (None without any paper vector)."""
     index = paper_index()
-    if not index.ids:
+    if not len(index):
         return {}, None
     query_vector = current_embedder().encode([query])[0]
-    scores = index.matrix @ query_vector
-    if allowed is not None:
-        mask = np.fromiter((pk in allowed for pk in index.ids), bool, len(index.ids))
-        scores = np.where(mask, scores, -np.inf)
-    k = min(k, len(scores))
-    top = np.argpartition(-scores, k - 1)[:k]
-    return {index.ids[i]: float(scores[i]) for i in top if np.isfinite(scores[i])}, query_vector
+    return dict(index.nearest(query_vector, k=k, allowed=allowed)), query_vector
 
 
 def _lexical_scores(query: str, allowed: set[str] | None, *, k: int) -> tuple[dict, set[str]]:
@@ -127,11 +122,11 @@ def _lexical_scores(query: str, allowed: set[str] | None, *, k: int) -> tuple[di
 
 def _cosines(query_vector: np.ndarray | None, ids: set[str]) -> dict[str, float]:
     """The query's cosine to papers found by their words only."""
-    index = paper_index()
     if query_vector is None:
         return {}
-    vectors = {pk: index.vector(pk) for pk in ids}
-    return {pk: float(v @ query_vector) for pk, v in vectors.items() if v is not None}
+    wanted = sorted(ids)
+    vectors, found = paper_index().vectors(wanted)
+    return dict(zip(compress(wanted, found), (vectors @ query_vector).tolist(), strict=True))
 
 
 def search_papers(

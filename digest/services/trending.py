@@ -124,7 +124,7 @@ def trending_papers(
     if day is not None:
         papers = on_day(papers, day)
     if window is not None:
-        papers = on_days(papers, window.first, window.last)
+        papers = on_days(papers, first=window.first, last=window.last)
     if category:
         papers = papers.filter(categories__term=category)
     if has_code is not None:

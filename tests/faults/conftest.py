@@ -269,7 +269,7 @@ def make_readers(corpus):
 def corpus_dim() -> int:
     from digest.services.embedding.index import paper_index
 
-    return paper_index().matrix.shape[1]
+    return paper_index().dim
 
 
 # --- Helpers ---------------------------------------------------------------------------------

@@ -186,6 +186,6 @@ def test_interests_changed_while_ranking_are_not_overwritten_by_the_old_vectors(
     reader = _reader("racer@example.org", interests="post-quantum cryptography")
     seen_by_planner = Subscriber.objects.get(pk=reader.pk)
     Subscriber.objects.filter(pk=reader.pk).update(interests="SEP-28k", interest_model="")
-    topic_vectors([seen_by_planner], paper_index().matrix.shape[1])
+    topic_vectors([seen_by_planner], paper_index().dim)
     assert Subscriber.objects.get(pk=reader.pk).interest_model == ""
     assert _for_you(reader)[:1] == ["2512.13632"]

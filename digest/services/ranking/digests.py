@@ -10,18 +10,19 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from itertools import compress
 
 import numpy as np
 import torch
 from django.conf import settings
-from django.db.models import Q
 
 from digest.models import Delivery, DeliveryItem, Paper, PaperFeedback, Subscriber
 from digest.services.embedding.embedder import resolve_device
 from digest.services.embedding.index import paper_index
-from digest.services.embedding.papers import current_embedder, from_bytes, to_bytes
+from digest.services.embedding.papers import current_embedder
+from digest.services.embedding.vector_store import from_bytes, to_bytes
 from digest.services.follow_ups import follow_ups
-from digest.services.papers import days_with_papers, trending_why, visible_papers
+from digest.services.papers import days_with_papers, on_days, trending_why, visible_papers
 from digest.services.ranking.authors import author_key
 from digest.services.ranking.categories import category_name
 from digest.services.ranking.lexical import LexicalIndex
@@ -63,25 +64,24 @@ class Candidates:
 
 def candidate_papers(*, day: date) -> Candidates:
     """Visible, embedded papers of the last RANK_CANDIDATE_DAYS days that have papers, up to
-    `day` (arXiv announces nothing on weekends, and a quiet week still makes a digest)."""
+    `day` (arXiv announces nothing on weekends, and a quiet week still makes a digest): one
+    date range through the indexes of `on_days`, and the vectors from the index by id."""
     days = [d for d in days_with_papers(limit=365) if d <= day][: settings.RANK_CANDIDATE_DAYS]
     index = paper_index()
+    if not days:
+        return _candidates([], np.zeros((0, index.dim), dtype=np.float32))
+    papers = on_days(visible_papers(), first=min(days), last=max(days))
     rows = list(
-        visible_papers()
-        .filter(
-            Q(published__date__in=days) | Q(signals__featured_on__in=days) | Q(featured_on__in=days)
-        )
-        # A join, not an IN list of every embedded id (SQLite refuses 250,000 of them).
-        .filter(embeddings__model_name=index.model_name)
-        .select_related("trending")
-        .prefetch_related("categories")
-        .distinct()
-        .order_by("arxiv_id")
+        papers.select_related("trending").prefetch_related("categories").order_by("arxiv_id")
     )
-    dim = index.matrix.shape[1] if index.ids else 0
+    vectors, found = index.vectors([paper.pk for paper in rows])
+    return _candidates(list(compress(rows, found)), vectors)
+
+
+def _candidates(rows: list[Paper], vectors: np.ndarray) -> Candidates:
     return Candidates(
         ids=[paper.pk for paper in rows],
-        vectors=np.stack([index.vector(p.pk) for p in rows]) if rows else np.zeros((0, dim)),
+        vectors=vectors,
         trending=np.array([_trending_score(paper) for paper in rows], dtype=np.float32),
         whys=[trending_why(paper) for paper in rows],
         categories=[{c.term for c in paper.categories.all()} for paper in rows],
@@ -176,7 +176,9 @@ class _Batch:
 
 
 def _feedback(subscribers: list[Subscriber]) -> dict[int, list[tuple[str, bool]]]:
-    rows = PaperFeedback.objects.filter(subscriber__in=subscribers).order_by("created_at", "pk")
+    rows = PaperFeedback.objects.filter(subscriber_id__in=[s.pk for s in subscribers]).order_by(
+        "created_at", "pk"
+    )
     found: dict[int, list[tuple[str, bool]]] = {s.pk: [] for s in subscribers}
     for subscriber_id, paper_id, kind in rows.values_list("subscriber_id", "paper_id", "kind"):
         found[subscriber_id].append((paper_id, kind == PaperFeedback.Kind.LIKE))
@@ -366,7 +368,7 @@ def _already_sent(subscribers: list[Subscriber], candidates: Candidates) -> list
     # never reached the reader, so its papers may still come.
     sent = (
         DeliveryItem.objects.filter(
-            delivery__subscriber__in=subscribers, paper_id__in=candidates.ids
+            delivery__subscriber_id__in=list(rows), paper_id__in=candidates.ids
         )
         .exclude(delivery__state=Delivery.State.FAILED)
         .values_list("delivery__subscriber_id", "paper_id")
@@ -394,8 +396,10 @@ def _personal_reason(facet: _Facet | None, author: str | None, titles: dict[str,
     return f"Like '{_short(titles.get(facet.label, facet.label))}', which you liked"
 
 
-def _followed_author(subscriber: Subscriber, names: list[str]) -> str | None:
-    followed = {author_key(name) for name in subscriber.followed_authors}
+def _followed_author(followed: set[str], names: list[str]) -> str | None:
+    """The first of `names` whose key is among the reader's followed authors' keys."""
+    if not followed:  # most readers: no key computed for every author of every pick
+        return None
     return next((name for name in names if author_key(name) in followed), None)
 
 
@@ -425,7 +429,11 @@ def _trending_order(candidates: Candidates) -> list[int]:
 
 
 def pick_papers(
-    *, subscriber_ids: list[int], day: date, k: int | None = None
+    *,
+    subscriber_ids: list[int],
+    day: date,
+    k: int | None = None,
+    candidates: Candidates | None = None,
 ) -> dict[int, list[Pick]]:
     """Each reader's digest for `day`: "For you" (papers above the relevance threshold, best
     first, up to their size; diversified among themselves) then "Trending today" (the day's
@@ -433,9 +441,11 @@ def pick_papers(
     follow-ups on papers they received before ("Code is now out", "Taking off"). Nothing
     already sent but follow-ups, nothing hidden; an empty list when nothing matches the
     reader's interests, unless they asked for the trending section anyway (follow-ups wait
-    for a digest that goes out). Ranked in batched matrix operations."""
+    for a digest that goes out). Ranked in batched matrix operations; a caller ranking many
+    batches for one day passes the day's `candidate_papers` once."""
     subscribers = list(Subscriber.objects.filter(pk__in=subscriber_ids).order_by("pk"))
-    candidates = candidate_papers(day=day)
+    if candidates is None:
+        candidates = candidate_papers(day=day)
     if not subscribers or not candidates.ids:
         return {subscriber.pk: [] for subscriber in subscribers}
     sizes = [k or subscriber.digest_size for subscriber in subscribers]
@@ -460,12 +470,13 @@ def pick_papers(
     facets = result.facet.tolist()
     picks = {}
     for row, subscriber in enumerate(subscribers):
+        followed = {author_key(name) for name in subscriber.followed_authors}
         mine = []
         for rank, col in enumerate(columns[row][: sizes[row]]):
             if col < 0:
                 break
             facet = batch.facets[facets[row][rank]] if facets[row][rank] >= 0 else None
-            author = _followed_author(subscriber, candidates.authors[col])
+            author = _followed_author(followed, candidates.authors[col])
             reason = _personal_reason(facet, author, titles)
             mine.append(
                 Pick(
