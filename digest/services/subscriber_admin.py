@@ -4,6 +4,7 @@ The state changes themselves belong to the subscriptions and delivery services; 
 only adds who did it. Emails are queued by the caller once the change is committed.
 """
 
+import re
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -12,6 +13,8 @@ from django.utils import timezone
 from digest.models import AuditLog, Delivery, Subscriber
 from digest.services import subscriptions
 from digest.services.moderation import Actor, audit_entry
+
+ADDRESS_HIDDEN = "[reader's address]"
 
 
 def set_paused(*, subscriber_ids: list[int], paused: bool, actor: Actor) -> int:
@@ -66,6 +69,12 @@ class Retried:
     inactive: int
 
 
+def without_address(text: str, *, address: str) -> str:
+    """`text` with the reader's address taken out: relays quote the recipient in their
+    refusals, and the audit log outlives the reader's "delete my data"."""
+    return re.sub(re.escape(address), ADDRESS_HIDDEN, text, flags=re.IGNORECASE)
+
+
 def retry_failed_deliveries(*, delivery_ids: list[int], actor: Actor) -> Retried:
     """Failed deliveries of active readers back to pending with a fresh attempt count and
     planning time (the scheduler gives up on a digest a day after planning); returns their
@@ -78,10 +87,10 @@ def retry_failed_deliveries(*, delivery_ids: list[int], actor: Actor) -> Retried
                 pk__in=delivery_ids, state=Delivery.State.FAILED
             )
         )
-        active = set(
+        active = dict(
             Subscriber.objects.filter(
                 pk__in={d.subscriber_id for d in failed}, status=Subscriber.Status.ACTIVE
-            ).values_list("pk", flat=True)
+            ).values_list("pk", "email")
         )
         retried = [delivery for delivery in failed if delivery.subscriber_id in active]
         ids = [delivery.pk for delivery in retried]
@@ -93,7 +102,12 @@ def retry_failed_deliveries(*, delivery_ids: list[int], actor: Actor) -> Retried
                 actor=actor,
                 action="retry-delivery",
                 target=delivery,
-                before={"state": delivery.state, "error": delivery.error},
+                before={
+                    "state": delivery.state,
+                    "error": without_address(
+                        delivery.error, address=active[delivery.subscriber_id]
+                    ),
+                },
                 after={"state": Delivery.State.PENDING, "error": ""},
                 reason="",
             )

@@ -11,7 +11,7 @@ from django.urls import clear_url_caches
 from django.utils import timezone
 
 from digest.models import AuditLog, CodeLink, Delivery, IngestionRun, Paper, Subscriber
-from digest.services import delivery
+from digest.services import delivery, reader_data
 from digest.services.moderation import report_problem
 from digest.services.papers import primary_code_link
 from digest.services.sources.fetch import replay
@@ -444,3 +444,27 @@ def test_an_editor_corrects_the_code_status_on_the_papers_page(admin_client, adm
     # Hugging Face still names the repository: the editor's status stays.
     replay(paths=[HF_DAILY])
     assert Paper.objects.get(pk="2606.12730").code_status == "announced"
+
+
+def test_a_retried_deliverys_audit_keeps_the_error_but_not_the_readers_address(
+    admin_client, subscribers, django_capture_on_commit_callbacks
+):
+    # Relays quote the recipient in their refusals; the audit log outlives "delete my data".
+    reader = subscribers["active"]
+    failed = Delivery.objects.create(
+        subscriber=reader,
+        local_date=date(2026, 6, 12),
+        state=Delivery.State.FAILED,
+        error="550 5.1.1 <Active@Example.org>: Recipient address rejected: mailbox full",
+    )
+    with django_capture_on_commit_callbacks():
+        run_action(admin_client, "/admin/digest/delivery/", "retry", [failed.pk])
+    reader_data.delete(subscriber_id=reader.pk)
+    entry = AuditLog.objects.get(action="retry-delivery")
+    assert entry.before["error"] == (
+        "550 5.1.1 <[reader's address]>: Recipient address rejected: mailbox full"
+    )
+    assert not any(
+        "example.org" in str([row.before, row.after, row.reason]).lower()
+        for row in AuditLog.objects.all()
+    )
