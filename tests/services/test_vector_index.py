@@ -47,11 +47,18 @@ def test_the_approximate_index_answers_what_exact_search_answers(corpus, setting
     ids = sorted(Paper.objects.values_list("pk", flat=True))
     vectors, found = exact.vectors(ids)
     assert found.all()
+    hits = 0
     for paper_id, vector in zip(ids, vectors, strict=True):
-        wanted = exact.nearest(vector, k=10, exclude={paper_id})
+        wanted = dict(exact.nearest(vector, k=10, exclude={paper_id}))
         got = approximate.nearest(vector, k=10, exclude={paper_id})
-        assert [pk for pk, _ in got] == [pk for pk, _ in wanted]
-        assert np.allclose([s for _, s in got], [s for _, s in wanted], atol=1e-6)
+        assert len(got) == 10 and paper_id not in dict(got)
+        # Every answer carries its exact cosine (re-scored from the float32 rows), best first.
+        assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+        assert np.allclose([s for _, s in got], exact.vectors([pk for pk, _ in got])[0] @ vector)
+        hits += len(wanted.keys() & dict(got).keys())
+    # HNSW is built by several threads at once, so which near-tie it misses varies from run to
+    # run: the same top ten for all but a rare neighbour (bench/scale.py measures recall@10).
+    assert hits / (10 * len(ids)) >= 0.99
 
 
 def test_related_papers_are_the_same_exact_or_approximate(corpus, settings):
