@@ -196,7 +196,7 @@ EMAIL_FILE_PATH = os.getenv("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
 # A relay's API through django-anymail instead, e.g. anymail.backends.postmark.EmailBackend
 # (its credentials in ANYMAIL_* variables, below).
 EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "").strip() or (
-    "django.core.mail.backends.smtp.EmailBackend"
+    "digest.services.emails.backends.SMTPBackend"
     if EMAIL_HOST
     else "django.core.mail.backends.filebased.EmailBackend"
 )

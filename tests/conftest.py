@@ -427,7 +427,7 @@ def smtp_server(settings) -> Iterator[SmtpSink]:
     """A started SmtpSink, with Django's SMTP backend pointed at it."""
     sink = SmtpSink()
     sink.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "digest.services.emails.backends.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = sink.host, sink.port
     settings.EMAIL_USE_TLS, settings.EMAIL_TIMEOUT = False, 10
     try:
@@ -450,6 +450,10 @@ def redis_cache(settings, redis_url):
 
     from django.core.cache import cache
 
+    from digest.services.rate_limits import FIRST_ATTEMPTS
+
+    # First attempts that waited in this process belong to an earlier test's keys.
+    FIRST_ATTEMPTS.clear()
     settings.CACHES = {
         **settings.CACHES,
         "default": {

@@ -10,7 +10,9 @@ from digest.services.rate_limits import client_ip, hit_reading, parse_rate
 class ClientRateThrottle(BaseThrottle):
     """API_THROTTLE_RATE requests per client IP and fixed window: a counter, not DRF's log of
     timestamps, so a request costs the same whatever the rate. The rate is read per request,
-    so a changed setting takes effect at once."""
+    so a changed setting takes effect at once. A client's first request of a window in a
+    process is counted with that process's next round trip (rate_limits.FirstAttempts): a
+    client may get one request per web process beyond the rate in a window."""
 
     retry_after: float | None = None
 
@@ -21,7 +23,9 @@ class ClientRateThrottle(BaseThrottle):
         """allow_request, and the shared cache's entry `read` fetched in the same round trip."""
         limit, window = parse_rate(settings.API_THROTTLE_RATE)
         key = f"api:{client_ip(request)}"
-        self.retry_after, value = hit_reading(key=key, limit=limit, window=window, read=read)
+        self.retry_after, value = hit_reading(
+            key=key, limit=limit, window=window, read=read, defer_first=True
+        )
         return self.retry_after is None, value
 
     def wait(self) -> float | None:

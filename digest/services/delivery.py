@@ -32,6 +32,8 @@ from digest.services import send_times
 from digest.services.batching import batched
 from digest.services.emails.backends import FolderBackend
 from digest.services.emails.compose import (
+    ITEMS_ATTR,
+    LoadedItem,
     address_change_message,
     already_subscribed_message,
     confirmation_message,
@@ -247,23 +249,29 @@ def _drop_emptied(delivery_ids: list[int]) -> int:
 
 def _pending(delivery_ids: list[int]) -> list[Delivery]:
     """The pending deliveries with all a digest shows, less the papers hidden since planning
-    (hidden means never mailed again); each paper is loaded once per chunk, however many
-    readers get it."""
-    papers = Paper.objects.defer("comment", "journal_ref").prefetch_related(
-        Prefetch("code_links", queryset=CodeLink.objects.order_by("id"))
-    )
-    items = (
-        DeliveryItem.objects.filter(paper__hidden=False)
-        .order_by("position")
-        .prefetch_related(Prefetch("paper", queryset=papers))
-    )
-    return list(
+    (hidden means never mailed again): their items as LoadedItems (plain rows, no model
+    instance each), each paper loaded once per chunk however many readers get it."""
+    deliveries = list(
         Delivery.objects.filter(pk__in=delivery_ids, state=State.PENDING)
         .select_related("subscriber")
         .defer("subscriber__topic_vectors")
-        .prefetch_related(Prefetch("items", queryset=items))
         .order_by("pk")
     )
+    rows = list(
+        DeliveryItem.objects.filter(delivery__in=deliveries, paper__hidden=False)
+        .order_by("delivery_id", "position")
+        .values_list("delivery_id", "paper_id", "section", "why")
+    )
+    papers = Paper.objects.defer("comment", "journal_ref").prefetch_related(
+        Prefetch("code_links", queryset=CodeLink.objects.order_by("id"))
+    )
+    paper = papers.in_bulk({paper_id for _, paper_id, _, _ in rows})
+    items = defaultdict(list)
+    for delivery_id, paper_id, section, why in rows:
+        items[delivery_id].append(LoadedItem(paper[paper_id], paper_id, section, why))
+    for delivery in deliveries:
+        setattr(delivery, ITEMS_ATTR, items[delivery.pk])
+    return deliveries
 
 
 @dataclass(frozen=True)
@@ -281,38 +289,36 @@ def _message_id(message: EmailMultiAlternatives) -> str:
     return message.extra_headers["Message-ID"]
 
 
-def _claim_sql() -> str:
+def _claim_sql(rows: int) -> str:
     delivery, subscriber = Delivery._meta.db_table, Subscriber._meta.db_table
+    values = ", ".join(["(%s, %s, %s)"] * rows)
     return (
-        f"UPDATE {delivery} SET state = %s, claimed_at = %s, attempts = attempts + 1,"
-        f" message_id = %s, subject = %s WHERE id = %s AND state = %s"
-        f" AND subscriber_id IN (SELECT id FROM {subscriber} WHERE status = %s)"
+        f"WITH claims(id, message_id, subject) AS (VALUES {values})"
+        f" UPDATE {delivery} SET state = %s, claimed_at = %s, attempts = attempts + 1,"
+        f" message_id = claims.message_id, subject = claims.subject FROM claims"
+        f" WHERE {delivery}.id = claims.id AND {delivery}.state = %s"
+        f" AND {delivery}.subscriber_id IN (SELECT id FROM {subscriber} WHERE status = %s)"
+        f" RETURNING {delivery}.id"
     )
 
 
 def _claim(batch: list[tuple[Delivery, EmailMultiAlternatives]]) -> list[tuple]:
-    """pending -> sending by a conditional UPDATE of each row, so of two workers holding the
-    same delivery exactly one changes it; the reader must still be active. The row takes its
-    message's Message-ID, unique in the world, which then tells the rows this worker got.
-    The claims are committed before anything is sent."""
-    now = timezone.now()
-    rows = [
-        (State.SENDING, now, _message_id(message), message.subject, d.pk, State.PENDING, ACTIVE)
-        for d, message in batch
+    """pending -> sending by one conditional UPDATE, so of two workers holding the same
+    delivery exactly one changes it; the reader must still be active. Each row takes its
+    message's Message-ID and subject. The claims are committed before anything is sent: one
+    statement, one round trip to the database, outside any transaction of the caller's own."""
+    values = [
+        value
+        for delivery, message in batch
+        for value in (delivery.pk, _message_id(message), message.subject)
     ]
-    with transaction.atomic():
-        # Plain SQL sent in one go: the ORM would compile an UPDATE per digest, which costs
-        # more than the whole SMTP transaction of a small digest.
-        with connection.cursor() as cursor:
-            cursor.executemany(_claim_sql(), rows)
-        mine = set(
-            Delivery.objects.filter(
-                pk__in=[delivery.pk for delivery, _ in batch],
-                message_id__in=[_message_id(message) for _, message in batch],
-            )
-            .order_by()
-            .values_list("pk", flat=True)
+    with connection.cursor() as cursor:
+        # Plain SQL: the ORM has no UPDATE ... RETURNING, and would compile an UPDATE per
+        # digest, which costs more than the whole SMTP transaction of a small digest.
+        cursor.execute(
+            _claim_sql(len(batch)), [*values, State.SENDING, timezone.now(), State.PENDING, ACTIVE]
         )
+        mine = {pk for (pk,) in cursor.fetchall()}
     return [(delivery, message) for delivery, message in batch if delivery.pk in mine]
 
 
@@ -373,24 +379,23 @@ def _send(
 
 
 def _record(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
-    """How the batch went, in one transaction; claimed deliveries that never reached the
-    server (the connection could not be reopened) go back to pending."""
-    now = timezone.now()
+    """How the batch went; claimed deliveries that never reached the server (the connection
+    could not be reopened) go back to pending. The usual batch, every digest accepted, is one
+    statement; `_record` may run again after any of its commits without counting twice."""
     sent = [o.delivery for o in outcomes if o.state == State.SENT]
+    Delivery.objects.filter(pk__in=[d.pk for d in sent]).update(
+        state=State.SENT, sent_at=timezone.now(), error=""
+    )
+    # "Repeated" hard failures means in a row: a delivered digest starts the count again.
+    # A relay that reports by webhook says later whether it was: its "delivered" event
+    # clears the count (relay_events), so that the soft bounces it reports add up.
+    if not settings.MAIL_WEBHOOKS:
+        clear_failures(subscriber_ids=[d.subscriber_id for d in sent if d.subscriber.hard_bounces])
+    failed = [outcome for outcome in outcomes if outcome.state != State.SENT]
+    if not failed and not unsent:
+        return
     with transaction.atomic():
-        Delivery.objects.filter(pk__in=[d.pk for d in sent]).update(
-            state=State.SENT, sent_at=now, error=""
-        )
-        # "Repeated" hard failures means in a row: a delivered digest starts the count again.
-        # A relay that reports by webhook says later whether it was: its "delivered" event
-        # clears the count (relay_events), so that the soft bounces it reports add up.
-        if not settings.MAIL_WEBHOOKS:
-            clear_failures(
-                subscriber_ids=[d.subscriber_id for d in sent if d.subscriber.hard_bounces]
-            )
-        for outcome in outcomes:
-            if outcome.state == State.SENT:
-                continue
+        for outcome in failed:
             # Only from `sending`: recorded again after a commit whose answer was lost, a
             # refusal still counts once towards a pause.
             changed = Delivery.objects.filter(pk=outcome.delivery.pk, state=State.SENDING).update(

@@ -4,6 +4,7 @@ limit (signup, reports, the API, admin logins) counts by."""
 
 import functools
 import ipaddress
+import threading
 import time
 
 from django.conf import settings
@@ -72,19 +73,25 @@ def hit(*, key: str, limit: int, window: int) -> float | None:
 
 
 def hit_reading(
-    *, key: str, limit: int, window: int, read: str | None
+    *, key: str, limit: int, window: int, read: str | None, defer_first: bool = False
 ) -> tuple[float | None, object | None]:
     """`hit`, and what the cache holds under `read` (None for nothing), fetched in the same
     round trip to Redis. An attempt within this process's lease costs no round trip (and
-    reading `read` then costs one)."""
+    reading `read` then costs one); so does, with `defer_first`, a client's first attempt of
+    the window in this process when nothing is to be read (see FirstAttempts)."""
     now = time.time()
     start = int(now // window) * window
     bucket, left = f"rate:{key}:{start}", start + window - now
     cap = limit // LEASE_SHARE
     if cap > 1 and _take_leased(bucket):
         return None, None if read is None else cache.get(read)
+    end = start + window
+    if defer_first and read is None and _on_redis():
+        first = FIRST_ATTEMPTS.admit(bucket, window=window, end=end, now=now)
+        if first:
+            return None, None
     size = min(cap, caches["local"].get(f"{bucket}:next", 1)) if cap > 1 else 1
-    attempts, value = _count(bucket, window=window, read=read, amount=size)
+    attempts, value = _count(bucket, window=window, end=end, read=read, amount=size)
     # What this lease may still use: never more than the limit leaves, whoever took the rest.
     granted = max(0, min(size, limit - (attempts - size)))
     if cap > 1 and attempts > size:
@@ -104,20 +111,91 @@ def _take_leased(bucket: str) -> bool:
         return False
 
 
-# One command: count the attempts (the counter is created with its window's expiry) and read
-# the other key, atomically: a round trip with one reply to parse.
+class FirstAttempts:
+    """The first attempt of a window that each client makes in this process is admitted at
+    once and counted in the shared counter with this process's next round trip to Redis
+    (within FLUSH_SECONDS, or at once when a client comes back): a client's first attempt is
+    within any limit of one or more, unless other processes have counted the rest. So the
+    many clients that make one request each cost no round trip, and a client may get at most
+    one attempt per process beyond the limit in a window (its first here, after it spent the
+    limit elsewhere); every attempt is counted all the same, a process's last second of them
+    lost only when it stops. Threads of one process share it."""
+
+    # Bounds on what waits here: its age, and how many buckets one round trip carries.
+    FLUSH_SECONDS = 1.0
+    MOST_UNSENT = 500
+    # Clients remembered per process and window; beyond this, every attempt is counted at once.
+    MOST_SEEN = 100_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every window (a process that has just started)."""
+        self._seen: dict[str, float] = {}  # bucket -> when its window ends
+        self._unsent: dict[str, tuple[int, float]] = {}  # bucket -> (window, its end)
+        self._since = 0.0
+
+    def admit(self, bucket: str, *, window: int, end: float, now: float) -> bool:
+        """Whether this attempt is the client's first of the window here, to be counted later;
+        False when it must be counted now (a returning client, or what waits must go)."""
+        with self._lock:
+            if bucket in self._seen:
+                return False
+            if self._unsent and (
+                now - self._since >= self.FLUSH_SECONDS or len(self._unsent) >= self.MOST_UNSENT
+            ):
+                return False
+            if len(self._seen) >= self.MOST_SEEN:
+                self._seen = {key: ends for key, ends in self._seen.items() if ends > now}
+                if len(self._seen) >= self.MOST_SEEN:
+                    return False
+            if not self._unsent:
+                self._since = now
+            self._seen[bucket] = end
+            self._unsent[bucket] = (window, end)
+            return True
+
+    def take(self, *, counting: str, end: float) -> list[tuple[str, int]]:
+        """(bucket, window) of each waiting attempt whose window is still open, to count in
+        this round trip; `counting`, the bucket being counted now, is remembered as seen."""
+        with self._lock:
+            unsent, self._unsent = self._unsent, {}
+            self._seen.setdefault(counting, end)
+        now = time.time()
+        return [(bucket, window) for bucket, (window, ends) in unsent.items() if ends > now]
+
+
+FIRST_ATTEMPTS = FirstAttempts()
+
+
+def _on_redis() -> bool:
+    return isinstance(caches["default"], RedisCache)
+
+
+# One command: count the attempts (a counter is created with its window's expiry), count the
+# first attempts that waited in this process (KEYS[3:], one each), and read the other key,
+# atomically: a round trip with one reply to parse.
 COUNT_AND_READ = """
-local attempts = redis.call('INCRBY', KEYS[1], ARGV[2])
-if attempts == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if KEYS[2] then return {attempts, redis.call('GET', KEYS[2])} end
+local function count(key, amount, window)
+  local attempts = redis.call('INCRBY', key, amount)
+  if attempts == tonumber(amount) then redis.call('EXPIRE', key, window) end
+  return attempts
+end
+local attempts = count(KEYS[1], ARGV[2], ARGV[1])
+for i = 3, #KEYS do count(KEYS[i], 1, ARGV[i + 1]) end
+if ARGV[3] == '1' then return {attempts, redis.call('GET', KEYS[2])} end
 return {attempts, false}
 """
 
 
-def _count(bucket: str, *, window: int, read: str | None, amount: int) -> tuple[int, object | None]:
+def _count(
+    bucket: str, *, window: int, end: float, read: str | None, amount: int
+) -> tuple[int, object | None]:
     """The bucket's count with `amount` attempts more, and the entry `read`: on Redis in one
     round trip (where django-redis's incr, then add for a window's first attempt, makes one or
-    three); elsewhere by cache calls."""
+    three), with the first attempts that waited in this process; elsewhere by cache calls."""
     backend = caches["default"]  # the backend itself: `cache` is a proxy to it
     if not isinstance(backend, RedisCache):
         try:
@@ -126,9 +204,16 @@ def _count(bucket: str, *, window: int, read: str | None, amount: int) -> tuple[
             added = cache.add(bucket, amount, timeout=window)
             attempts = amount if added else cache.incr(bucket, amount)
         return attempts, None if read is None else cache.get(read)
+    waiting = FIRST_ATTEMPTS.take(counting=bucket, end=end)
+    # The counted bucket's own first attempt, if it waited, is in its amount: the reply then
+    # holds every attempt admitted so far.
+    amount += sum(1 for waited, _ in waiting if waited == bucket)
+    waiting = [(waited, seconds) for waited, seconds in waiting if waited != bucket]
     client = backend.client
-    keys = [client.make_key(bucket)] + ([] if read is None else [client.make_key(read)])
-    attempts, value = _script(client.get_client(write=True))(keys=keys, args=[window, amount])
+    keys = [client.make_key(bucket), client.make_key(read or bucket)]
+    keys += [client.make_key(waited) for waited, _ in waiting]
+    args = [window, amount, int(read is not None), *(seconds for _, seconds in waiting)]
+    attempts, value = _script(client.get_client(write=True))(keys=keys, args=args)
     return attempts, None if value is None else client.decode(value)
 
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from redis.connection import Connection
 
-from digest.services import content_version
+from digest.services import content_version, rate_limits
 from digest.services.moderation import PaperAction, moderate_papers
 from digest.services.sources.fetch import replay
 from tests.conftest import ARXIV_PAGES
@@ -149,6 +149,58 @@ def test_a_high_rate_is_leased_yet_never_exceeded(
     # Another process with nothing leased (its own memory) gets nothing more this window.
     caches["local"].clear()
     assert client.get("/api/papers/").status_code == 429
+
+
+def test_a_new_clients_first_hit_costs_no_round_trip_and_is_counted_with_the_next(
+    client, corpus, redis_cache, redis_round_trips, settings
+):
+    settings.API_CONTENT_VERSION_SECONDS = 60
+    client.get("/api/papers/")
+    redis_round_trips.clear()
+    # Two clients' first requests of the window: answered from this process's copy alone.
+    for address in ("192.0.2.10", "192.0.2.11"):
+        assert client.get("/api/papers/", REMOTE_ADDR=address).status_code == 200
+    assert redis_round_trips == []
+    assert redis_cache.keys("rate:api:192.0.2.*") == []
+    # The first one comes back: one round trip counts its two requests and the other's one.
+    redis_round_trips.clear()
+    assert client.get("/api/papers/", REMOTE_ADDR="192.0.2.10").status_code == 200
+    assert len(redis_round_trips) == 1
+    (again,) = redis_cache.keys("rate:api:192.0.2.10:*")
+    (once,) = redis_cache.keys("rate:api:192.0.2.11:*")
+    assert (redis_cache.get(again), redis_cache.get(once)) == (2, 1)
+    assert 0 < redis_cache.ttl(once) <= 60
+
+
+def test_first_hits_wait_at_most_a_second_for_their_round_trip(
+    client, corpus, redis_cache, redis_round_trips, settings, monkeypatch
+):
+    settings.API_CONTENT_VERSION_SECONDS = 60
+    client.get("/api/papers/")
+    assert client.get("/api/papers/", REMOTE_ADDR="192.0.2.20").status_code == 200
+    monkeypatch.setattr(rate_limits.FirstAttempts, "FLUSH_SECONDS", 0.05)
+    time.sleep(0.1)
+    redis_round_trips.clear()
+    # Another new client, once the first has waited long enough: counted at once, with it.
+    assert client.get("/api/papers/", REMOTE_ADDR="192.0.2.21").status_code == 200
+    assert len(redis_round_trips) == 1
+    for address in ("192.0.2.20", "192.0.2.21"):
+        (counter,) = redis_cache.keys(f"rate:api:{address}:*")
+        assert redis_cache.get(counter) == 1
+
+
+def test_a_client_gets_at_most_one_hit_per_process_beyond_the_rate(
+    client, corpus, redis_cache, settings
+):
+    settings.API_THROTTLE_RATE = "3/minute"
+    settings.API_CONTENT_VERSION_SECONDS = 60
+    assert [client.get("/api/papers/").status_code for _ in range(4)] == [200] * 3 + [429]
+    # Another process (nothing of this one's memory) admits the client's first request there
+    # without asking Redis, then counts and refuses the next.
+    rate_limits.FIRST_ATTEMPTS.clear()
+    assert [client.get("/api/papers/").status_code for _ in range(3)] == [200, 429, 429]
+    (counter,) = redis_cache.keys("rate:api:127.0.0.1:*")
+    assert redis_cache.get(counter) == 7  # every request counted
 
 
 def test_an_uncached_page_costs_the_same_queries_whatever_its_size(client, corpus, empty_cache):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from digest.models import Delivery, DeliveryItem, Paper, Subscriber
 from digest.services import delivery
 from digest.services.delivery import MailServerUnavailable
+from digest.services.emails.compose import digest_message
 from digest.services.moderation import PaperAction, moderate_papers
 from tests.conftest import free_port
 
@@ -131,6 +132,20 @@ def test_a_chunk_goes_out_over_one_connection_and_is_recorded(readers, smtp_serv
         sent = Delivery.objects.get(subscriber=reader)
         assert (sent.state, sent.attempts, sent.error) == (State.SENT, 1, "")
         assert sent.sent_at is not None and sent.message_id == message["Message-ID"]
+        assert sent.subject == message["Subject"]
+
+
+def test_a_chunk_is_loaded_once_and_composed_without_a_query(readers, django_assert_num_queries):
+    ids = _plan(readers)
+    with django_assert_num_queries(4):  # deliveries with readers, items, papers, code links
+        loaded = delivery._pending(ids)
+    with django_assert_num_queries(0):
+        messages = [digest_message(delivery=d) for d in loaded]
+    # The same digests as from each delivery's own items, rendered the straightforward way.
+    for sent, message in zip(loaded, messages, strict=True):
+        reference = digest_message(delivery=Delivery.objects.get(pk=sent.pk), compiled=False)
+        assert message.body == reference.body
+        assert message.alternatives[0].content == reference.alternatives[0].content
 
 
 def test_sending_the_same_chunk_again_sends_nothing(readers, smtp_server):
@@ -280,7 +295,7 @@ def test_a_connection_lost_mid_message_is_never_resent(readers, smtp_server):
 
 
 def test_no_mail_server_means_nothing_claimed(readers, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "digest.services.emails.backends.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
     ids = _plan(readers)
     with pytest.raises(MailServerUnavailable, match="cannot open an SMTP connection"):
@@ -374,7 +389,7 @@ def test_the_command_dry_run_writes_to_a_folder(readers, smtp_server, tmp_path):
 def test_the_command_refuses_a_bad_date_and_an_unreachable_server(readers, settings):
     with pytest.raises(CommandError, match="expects a date as YYYY-MM-DD, not '2026-02-30'"):
         _command("--date", "2026-02-30")
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "digest.services.emails.backends.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
     with pytest.raises(CommandError, match="mail server: cannot open an SMTP connection"):
         _command("--date", "2026-06-12")
