@@ -3,13 +3,14 @@ header and bodies (line breaks of every kind, 8-bit text, lines too long for 8-b
 both line separators; other shapes of message are Django's own."""
 
 import re
+from email import policy
 
 import pytest
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.services.emails.mime import OnePassEmail, OnePassMessage
+from digest.services.emails.mime import OnePassEmail, OnePassMessage, _folded
 
 BOUNDARY = re.compile(rb"={15}\d{19}==(\.\d+)?")
 HEADERS = {"Message-ID": "<1@digest.example.org>", "Date": "Tue, 01 Dec 2026 12:00:00 -0000"}
@@ -46,6 +47,18 @@ def test_the_same_bytes_as_django(subject, to, body, html, unsubscribe, linesep)
     django, one_pass = _both(subject=subject, body=body, html=html, to=[to], headers=headers)
     assert isinstance(one_pass.message(), OnePassMessage)
     assert _bytes(one_pass, linesep) == _bytes(django, linesep)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(["To", "Subject", "Message-ID", "List-Unsubscribe"]),
+    value=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126) | st.just("\t")),
+    linesep=st.sampled_from(["\n", "\r\n"]),
+)
+def test_each_header_line_as_the_policy_folds_it(name, value, linesep):
+    # Short printable lines are written directly, the rest by the policy: the same bytes.
+    expected = policy.compat32.clone(linesep=linesep).fold_binary(name, value)
+    assert _folded(name, value, linesep) == expected
 
 
 def test_headers_are_readable_and_the_boundary_stays():

@@ -44,9 +44,19 @@ def _stored(name: str, value: str, encoding: str) -> str:
     return forbid_multi_line_headers(name, value, encoding)[1]
 
 
-@functools.lru_cache(maxsize=4096)
 def _folded(name: str, value: str, linesep: str) -> bytes:
-    """One stored header as the generator writes it."""
+    """One stored header as the generator writes it. A line short enough, of printable ASCII
+    and ending in no space, is written as it is by the policy too: the reader's own headers
+    (To, Message-ID, Date) then cost no trip through `email.header`."""
+    policy_ = _policy(linesep)
+    fits = len(name) + 2 + len(value) <= policy_.max_line_length
+    if fits and value.isascii() and value.isprintable() and not value.endswith(" "):
+        return f"{name}: {value}{linesep}".encode()
+    return _folded_by_policy(name, value, linesep)
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded_by_policy(name: str, value: str, linesep: str) -> bytes:
     return _policy(linesep).fold_binary(name, value)
 
 
