@@ -5,6 +5,7 @@ from datetime import date
 
 import django_filters
 from django.conf import settings
+from django.core.validators import EMPTY_VALUES
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from digest.models import Paper
@@ -41,6 +42,9 @@ class PaperFilter(django_filters.FilterSet):
     published_after = django_filters.DateFilter(
         field_name="published", lookup_expr="date__gte", help_text="Published on or after"
     )
+    published_before = django_filters.DateFilter(
+        field_name="published", lookup_expr="date__lte", help_text="Published on or before"
+    )
     featured_on = django_filters.DateFilter(
         method="filter_featured_on",
         help_text="Featured that day on Hugging Face Daily Papers or pinned by an editor",
@@ -59,18 +63,23 @@ class PaperFilter(django_filters.FilterSet):
     def filter_featured_on(self, papers: QuerySet[Paper], name: str, day: date) -> QuerySet[Paper]:
         return featured_on(papers, day)
 
-    def search(self, papers: QuerySet[Paper], name: str, query: str) -> QuerySet[Paper]:
-        # The other filters go into the search too, so its top results are the ones that pass.
+    def filter_queryset(self, queryset: QuerySet[Paper]) -> QuerySet[Paper]:
+        # `q` last: the search then looks only among the papers the other filters leave, so
+        # its best matches are ones that pass them.
         data = self.form.cleaned_data
-        hits = search_papers(
-            query=query,
-            category=data.get("category") or None,
-            has_code=boolean(data.get("has_code")),
-            code_status=data.get("code_status") or None,
-            published_after=data.get("published_after"),
-            featured_day=data.get("featured_on"),
-            limit=settings.API_SEARCH_LIMIT,
-        )
+        for name in sorted(data, key=lambda name: name == "q"):
+            queryset = self.filters[name].filter(queryset, data[name])
+        return queryset
+
+    def narrows(self) -> bool:
+        """Whether a filter besides `q` has a value (one that does not parse counts as none)."""
+        self.is_valid()
+        data = self.form.cleaned_data
+        return any(data[name] not in EMPTY_VALUES for name in data if name != "q")
+
+    def search(self, papers: QuerySet[Paper], name: str, query: str) -> QuerySet[Paper]:
+        among = papers if self.narrows() else None
+        hits = search_papers(query=query, among=among, limit=settings.API_SEARCH_LIMIT)
         if not hits:
             return papers.none()
         rank = Case(

@@ -4,17 +4,15 @@ the query's words in order winning; and "related papers" by nearest neighbours."
 
 import threading
 from dataclasses import dataclass
-from datetime import date
 from itertools import compress
 
 import numpy as np
 from django.db.models import Count, Max, QuerySet
 
 from digest.models import Paper
-from digest.services.code_status import with_code_status
 from digest.services.embedding.index import paper_index
 from digest.services.embedding.papers import current_embedder
-from digest.services.papers import featured_on, visible_papers, with_cards
+from digest.services.papers import visible_papers, with_cards
 from digest.services.ranking.lexical import LexicalIndex, tokens
 
 # A title holding the whole query, word for word, outranks any other match.
@@ -70,31 +68,6 @@ class SearchHit:
     title_match: bool
 
 
-def filtered_papers(
-    *,
-    category: str | None = None,
-    has_code: bool | None = None,
-    code_status: str | None = None,
-    published_after: date | None = None,
-    published_before: date | None = None,
-    featured_day: date | None = None,
-) -> QuerySet[Paper]:
-    papers = visible_papers()
-    if category:
-        papers = papers.filter(categories__term=category)
-    if has_code is not None:
-        papers = papers.filter(code_links__isnull=not has_code)
-    if code_status:
-        papers = with_code_status(papers, code_status)
-    if published_after:
-        papers = papers.filter(published__date__gte=published_after)
-    if published_before:
-        papers = papers.filter(published__date__lte=published_before)
-    if featured_day:
-        papers = featured_on(papers, featured_day)
-    return papers.distinct()
-
-
 def _semantic_scores(
     query: str, allowed: set[str] | None, *, k: int
 ) -> tuple[dict[str, float], np.ndarray | None]:
@@ -130,30 +103,14 @@ def _cosines(query_vector: np.ndarray | None, ids: set[str]) -> dict[str, float]
 
 
 def search_papers(
-    *,
-    query: str,
-    category: str | None = None,
-    has_code: bool | None = None,
-    code_status: str | None = None,
-    published_after: date | None = None,
-    published_before: date | None = None,
-    featured_day: date | None = None,
-    limit: int = 50,
+    *, query: str, among: QuerySet[Paper] | None = None, limit: int = 50
 ) -> list[SearchHit]:
+    """The best `limit` matches for `query` among the papers of `among` (the API's and the
+    pages' PaperFilter narrows them; None: every visible paper), best first."""
     query = " ".join(query.split())[:MAX_QUERY_LENGTH]
     if not query:
         return []
-    papers = filtered_papers(
-        category=category,
-        has_code=has_code,
-        code_status=code_status,
-        published_after=published_after,
-        published_before=published_before,
-        featured_day=featured_day,
-    )
-    filters = (category, has_code, code_status, published_after, published_before, featured_day)
-    has_filters = any(value is not None for value in filters)
-    allowed = set(papers.values_list("pk", flat=True)) if has_filters else None
+    allowed = None if among is None else set(among.values_list("pk", flat=True))
     semantic, query_vector = _semantic_scores(query, allowed, k=OVERSAMPLE * limit)
     lexical, title_matches = _lexical_scores(query, allowed, k=OVERSAMPLE * limit)
     cosines = _cosines(query_vector, lexical.keys() - semantic.keys()) | semantic

@@ -30,14 +30,17 @@ PAGE_SIZE = 25
 
 # The home page's tabs, as Hugging Face Papers has them: name -> (label, days covered).
 WINDOWS = {"today": ("Today", 1), "week": ("This week", 7), "month": ("This month", 30)}
-# The FilterSet's fields the pages offer (the rest is the API's).
-PAGE_FILTERS = ("category", "has_code", "code_status")
+# The FilterSet's fields the pages offer, by the pages' parameter names (the rest is the API's).
+PAGE_FILTERS = {"category": "category", "has_code": "has_code", "code_status": "code_status"}
+SEARCH_FILTERS = {**PAGE_FILTERS, "from": "published_after", "to": "published_before"}
 
 
-def _filters(request: HttpRequest, papers: QuerySet | None = None) -> PaperFilter:
-    """The category and code filters, read by the API's FilterSet (a value that does not
-    parse is left out, as a page has no 400 to give)."""
-    data = {name: request.GET[name] for name in PAGE_FILTERS if name in request.GET}
+def _filters(
+    request: HttpRequest, papers: QuerySet | None = None, *, offered: dict = PAGE_FILTERS
+) -> PaperFilter:
+    """The filters a page offers, read by the API's FilterSet (a value that does not parse is
+    left out, as a page has no 400 to give)."""
+    data = {name: request.GET[param] for param, name in offered.items() if param in request.GET}
     return PaperFilter(data=data, queryset=papers)
 
 
@@ -113,29 +116,18 @@ def paper_detail(request: HttpRequest, arxiv_id: str) -> HttpResponse:
     return render(request, "digest/paper_detail.html", context)
 
 
-def _date_param(request: HttpRequest, name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.GET[name]) if request.GET.get(name) else None
-    except ValueError:
-        return None
-
-
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    filters = _filter_values(_filters(request))
-    context = {"query": query, "hits": [], "papers": [], **filters}
+    filters = _filters(request, visible_papers(), offered=SEARCH_FILTERS)
+    context = {"query": query, "hits": [], "papers": [], **_filter_values(filters)}
     retry_after = None
     if query:
         # Each search embeds the query with the model: counted per client, as the API's `q`.
         limit, window = parse_rate(settings.SEARCH_RATE)
         retry_after = hit(key=f"search:{client_ip(request)}", limit=limit, window=window)
     if query and retry_after is None:
-        context["hits"] = search_papers(
-            query=query,
-            published_after=_date_param(request, "from"),
-            published_before=_date_param(request, "to"),
-            **filters,
-        )
+        among = filters.qs if filters.narrows() else None
+        context["hits"] = search_papers(query=query, among=among)
         context["papers"] = [hit.paper for hit in context["hits"]]
     context["limited"] = retry_after is not None
     response = render(request, "digest/search.html", context, status=429 if retry_after else 200)

@@ -34,6 +34,7 @@ def test_the_schema_is_valid_openapi_3_and_names_every_endpoint(client):
         "has_code",
         "code_status",
         "published_after",
+        "published_before",
         "featured_on",
         "page",
         "page_size",

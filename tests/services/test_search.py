@@ -4,7 +4,9 @@ from datetime import date
 
 import pytest
 
+from digest.api.filters import PaperFilter
 from digest.models import Paper
+from digest.services.papers import visible_papers
 from digest.services.search import related_papers, search_papers
 
 pytestmark = pytest.mark.django_db
@@ -27,14 +29,19 @@ def test_an_exact_title_phrase_wins(corpus):
     assert hits[0].title_match
 
 
-def test_filters_narrow_the_results(corpus):
+def _among(**data) -> PaperFilter:
+    return PaperFilter(data=data, queryset=visible_papers()).qs
+
+
+def test_the_filters_papers_are_searched(corpus):
     query = "large language model agents"
-    assert all(hit.paper.code_links.exists() for hit in search_papers(query=query, has_code=True))
-    in_cv = search_papers(query=query, category="cs.CV")
+    with_code = search_papers(query=query, among=_among(has_code="true"))
+    assert with_code and all(hit.paper.code_links.exists() for hit in with_code)
+    in_cv = search_papers(query=query, among=_among(category="cs.CV"))
     assert in_cv and all(hit.paper.categories.filter(term="cs.CV").exists() for hit in in_cv)
-    recent = search_papers(query=query, published_after=date(2026, 1, 1))
+    recent = search_papers(query=query, among=_among(published_after="2026-01-01"))
     assert recent and all(hit.paper.published.date() >= date(2026, 1, 1) for hit in recent)
-    assert search_papers(query=query, published_before=date(2000, 1, 1)) == []
+    assert search_papers(query=query, among=_among(published_before="2000-01-01")) == []
 
 
 def test_blank_queries_find_nothing(corpus):

@@ -136,3 +136,12 @@ def test_search_page_lists_cards(client, corpus):
     response = client.get("/search", {"q": "interactive previews of video diffusion models"})
     assert response.status_code == 200
     assert response.context["papers"][0].pk == "2512.13690"
+
+
+def test_search_page_dates_narrow_and_a_bad_one_is_left_out(client, corpus):
+    query = {"q": "interactive previews of video diffusion models"}
+    assert client.get("/search", {**query, "to": "2000-01-01"}).context["papers"] == []
+    found = client.get("/search", {**query, "from": "2025-12-01", "to": "last week"})
+    assert found.status_code == 200
+    assert found.context["papers"][0].pk == "2512.13690"
+    assert all(paper.published.date() >= date(2025, 12, 1) for paper in found.context["papers"])
