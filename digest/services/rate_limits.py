@@ -82,14 +82,14 @@ def hit_reading(
     now = time.time()
     start = int(now // window) * window
     bucket, left = f"rate:{key}:{start}", start + window - now
+    end = start + window
+    # A client this process has not counted in this window has no lease here either.
+    deferrable = defer_first and read is None and _on_redis()
+    if deferrable and FIRST_ATTEMPTS.admit(bucket, window=window, end=end, now=now):
+        return None, None
     cap = limit // LEASE_SHARE
     if cap > 1 and _take_leased(bucket):
         return None, None if read is None else cache.get(read)
-    end = start + window
-    if defer_first and read is None and _on_redis():
-        first = FIRST_ATTEMPTS.admit(bucket, window=window, end=end, now=now)
-        if first:
-            return None, None
     size = min(cap, caches["local"].get(f"{bucket}:next", 1)) if cap > 1 else 1
     attempts, value = _count(bucket, window=window, end=end, read=read, amount=size)
     # What this lease may still use: never more than the limit leaves, whoever took the rest.
