@@ -247,6 +247,18 @@ def _drop_emptied(delivery_ids: list[int]) -> int:
     return emptied.delete()[1].get("digest.Delivery", 0)
 
 
+# What sending reads of a delivery and its reader (tests/services/test_delivery.py: composing
+# a chunk makes no query): the reader's interests, vectors and settings stay in the database.
+SENT_FIELDS = (
+    "subscriber_id",
+    "local_date",
+    "attempts",
+    "subscriber__email",
+    "subscriber__link_generation",
+    "subscriber__hard_bounces",
+)
+
+
 def _pending(delivery_ids: list[int]) -> list[Delivery]:
     """The pending deliveries with all a digest shows, less the papers hidden since planning
     (hidden means never mailed again): their items as LoadedItems (plain rows, no model
@@ -254,7 +266,7 @@ def _pending(delivery_ids: list[int]) -> list[Delivery]:
     deliveries = list(
         Delivery.objects.filter(pk__in=delivery_ids, state=State.PENDING)
         .select_related("subscriber")
-        .defer("subscriber__topic_vectors")
+        .only(*SENT_FIELDS)
         .order_by("pk")
     )
     rows = list(
@@ -389,8 +401,9 @@ def _record(outcomes: list[Outcome], unsent: list[Delivery]) -> None:
     # "Repeated" hard failures means in a row: a delivered digest starts the count again.
     # A relay that reports by webhook says later whether it was: its "delivered" event
     # clears the count (relay_events), so that the soft bounces it reports add up.
-    if not settings.MAIL_WEBHOOKS:
-        clear_failures(subscriber_ids=[d.subscriber_id for d in sent if d.subscriber.hard_bounces])
+    recovered = [d.subscriber_id for d in sent if d.subscriber.hard_bounces]
+    if recovered and not settings.MAIL_WEBHOOKS:
+        clear_failures(subscriber_ids=recovered)
     failed = [outcome for outcome in outcomes if outcome.state != State.SENT]
     if not failed and not unsent:
         return

@@ -46,13 +46,17 @@ def _loaded(delivery_ids: list[int]) -> list[Delivery]:
     )
 
 
-def _assert_same_as_straightforward(sent: Delivery) -> bytes:
+def _assert_same_as_straightforward(sent: Delivery, *, tries: int = 3) -> bytes:
     # Signed links carry the second they were signed in: the composed digest was made between
-    # two references, so it equals one of them.
-    before = _bytes(digest_message(delivery=sent, compiled=False))
-    composed = _bytes(digest_message(delivery=sent))
-    after = _bytes(digest_message(delivery=sent, compiled=False))
-    assert composed == (before if composed == before else after)
+    # two references, so it equals one of them, unless the three renderings (of 100 KB titles
+    # on a loaded machine) spanned two changes of the second; a real difference stays.
+    for _ in range(tries):
+        before = _bytes(digest_message(delivery=sent, compiled=False))
+        composed = _bytes(digest_message(delivery=sent))
+        after = _bytes(digest_message(delivery=sent, compiled=False))
+        if composed in (before, after):
+            return composed
+    assert composed == after
     return composed
 
 

@@ -1,5 +1,6 @@
-"""Email backends of ours: Django's SMTP backend with the envelope's sender worked out once,
-and one that writes each message to its own .eml file (for `--dry-run`)."""
+"""Email backends of ours: Django's SMTP backend with less work per message (the envelope's
+sender worked out once, leading dots stuffed without a regular expression), and one that
+writes each message to its own .eml file (for `--dry-run`)."""
 
 import functools
 import re
@@ -19,9 +20,48 @@ def _envelope_sender(address: str, encoding: str) -> str:
     return sanitize_address(address, encoding)
 
 
+def stuffed(message: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line that starts with "." gets another one. smtplib does it with a
+    multi-line regular expression that tries every position: about 0.1 ms per 20 KiB digest,
+    where a digest's lines almost never start with a dot."""
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\n.", b"\n..") if b"\n." in message else message
+
+
+class _StuffedData:
+    """smtplib's DATA for a message of bytes, its dots stuffed by `stuffed`."""
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        if isinstance(msg, str):
+            return super().data(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        body = stuffed(msg)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.send(body + b".\r\n")
+        return self.getreply()
+
+
+class Connection(_StuffedData, smtplib.SMTP):
+    pass
+
+
+class SSLConnection(_StuffedData, smtplib.SMTP_SSL):
+    pass
+
+
 class SMTPBackend(EmailBackend):
     """Django's SMTP backend (the same settings and connection handling), sending the same
-    envelope and bytes, with the sender's address parsed once per process."""
+    envelope and bytes, with the sender's address parsed once per process and DATA's dots
+    stuffed by `stuffed`."""
+
+    @property
+    def connection_class(self) -> type[smtplib.SMTP]:
+        return SSLConnection if self.use_ssl else Connection
 
     def _send(self, email_message: EmailMessage) -> bool:
         if not email_message.recipients():
