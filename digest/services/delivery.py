@@ -277,10 +277,10 @@ def _pending(delivery_ids: list[int]) -> list[Delivery]:
     papers = Paper.objects.defer("comment", "journal_ref").prefetch_related(
         Prefetch("code_links", queryset=CodeLink.objects.order_by("id"))
     )
-    paper = papers.in_bulk({paper_id for _, paper_id, _, _ in rows})
+    by_id = papers.in_bulk({paper_id for _, paper_id, _, _ in rows})
     items = defaultdict(list)
     for delivery_id, paper_id, section, why in rows:
-        items[delivery_id].append(LoadedItem(paper[paper_id], paper_id, section, why))
+        items[delivery_id].append(LoadedItem(by_id[paper_id], paper_id, section, why))
     for delivery in deliveries:
         setattr(delivery, ITEMS_ATTR, items[delivery.pk])
     return deliveries

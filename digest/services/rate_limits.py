@@ -81,8 +81,8 @@ def hit_reading(
     the window in this process when nothing is to be read (see FirstAttempts)."""
     now = time.time()
     start = int(now // window) * window
-    bucket, left = f"rate:{key}:{start}", start + window - now
     end = start + window
+    bucket, left = f"rate:{key}:{start}", end - now
     # A client this process has not counted in this window has no lease here either.
     deferrable = defer_first and read is None and _on_redis()
     if deferrable and FIRST_ATTEMPTS.admit(bucket, window=window, end=end, now=now):
