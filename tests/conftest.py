@@ -343,6 +343,7 @@ class SmtpSink:
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     raw: list[bytes] = field(default_factory=list)
+    senders: list[str] = field(default_factory=list)  # each accepted message's envelope sender
     accepted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     rcpt_attempts: Counter = field(default_factory=Counter)
     refuse: dict[str, str] = field(default_factory=dict)
@@ -414,6 +415,7 @@ class _SmtpHandler:
             self.sink.hung += envelope.rcpt_tos
             await asyncio.sleep(3600)  # cancelled when the sink stops
         self.sink.raw.append(envelope.content)
+        self.sink.senders.append(envelope.mail_from)
         message_id = self.headers.parsebytes(envelope.content)["Message-ID"]
         for address in envelope.rcpt_tos:
             self.sink.accepted[address].append(message_id)

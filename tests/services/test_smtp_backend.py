@@ -1,13 +1,21 @@
-"""Our SMTP backend sends what Django's does: the same envelope and message, every line that
-starts with a dot stuffed as smtplib stuffs it (and so given back whole by the server)."""
+"""Our SMTP backend sends what Django's does: the same envelope (a plain address written as
+Django and smtplib write it, without parsing it) and message, every line that starts with a
+dot stuffed as smtplib stuffs it (and so given back whole by the server)."""
 
 import smtplib
 
 from django.core.mail import EmailMessage
-from hypothesis import given
+from django.core.mail.message import sanitize_address
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from digest.services.emails.backends import SMTPBackend, stuffed
+from digest.services.emails.backends import (
+    PLAIN_ADDRESS,
+    SMTPBackend,
+    envelope_address,
+    plain,
+    stuffed,
+)
 
 
 @given(
@@ -25,3 +33,36 @@ def test_lines_starting_with_dots_arrive_as_written(smtp_server, settings):
     (received,) = smtp_server.to("a@example.org")
     assert received.get_content().replace("\r\n", "\n") == body
     assert received["From"] == settings.DEFAULT_FROM_EMAIL
+
+
+PLAIN = st.from_regex(PLAIN_ADDRESS, fullmatch=True)
+
+
+@given(PLAIN)
+def test_a_plain_address_is_written_as_django_and_smtplib_write_it(address):
+    assume(plain(address))  # not one with an encoded word's "=?"
+    assert envelope_address(address, "utf-8") == sanitize_address(address, "utf-8")
+    assert f"<{address}>" == smtplib.quoteaddr(address)
+
+
+@given(PLAIN | st.text(max_size=60) | st.sampled_from(["=?utf-8?q?abc?=@example.org"]))
+def test_any_other_address_goes_through_django(address):
+    try:
+        expected = sanitize_address(address, "utf-8")
+    except ValueError:
+        expected = ValueError
+    try:
+        assert envelope_address(address, "utf-8") == expected
+    except ValueError:
+        assert expected is ValueError
+
+
+def test_the_envelope_names_plain_and_named_addresses_alike(smtp_server, settings):
+    # The second reader is written with a display name (derived: no recording has one): the
+    # envelope holds the bare address either way.
+    settings.DEFAULT_FROM_EMAIL = "Paper digest <digest@example.org>"
+    addresses = ["a.b+c@example.org", "Ünïcode Reader <d@example.org>"]
+    messages = [EmailMessage(subject="hi", body="body\n", to=[to]) for to in addresses]
+    assert SMTPBackend().send_messages(messages) == 2
+    assert set(smtp_server.accepted) == {"a.b+c@example.org", "d@example.org"}
+    assert smtp_server.senders == ["digest@example.org"] * 2
