@@ -7,10 +7,14 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
+from python_ipware import IpWare
 
 from digest.models import Paper
+from digest.services import rate_limits
 from digest.services.sources.fetch import replay
 from tests.conftest import HF_DAILY
 
@@ -144,3 +148,29 @@ def test_a_refused_search_says_when_to_try_again(client, settings):
     assert "Too many searches" in refused.content.decode()
     # The page itself, without a query, runs no search and is never refused.
     assert client.get(reverse("search")).status_code == 200
+
+
+ENTRY = st.sampled_from(
+    ["203.0.113.7", "10.0.0.1", "::1", "2001:db8::1", "::ffff:192.0.2.1", "unknown", "", " "]
+) | st.ip_addresses().map(str)
+
+
+@given(
+    chain=st.none() | st.lists(ENTRY, max_size=4).map(", ".join),
+    proxies=st.integers(1, 3),
+    other=st.sampled_from([None, "HTTP_X-FORWARDED-FOR", "x-forwarded-for", "X_FORWARDED_FOR"]),
+)
+def test_the_client_is_read_from_the_header_as_from_the_whole_request(chain, proxies, other):
+    # The header missing (None), or beside another spelling of it (as a raw environ could
+    # hold one): the engine reads the same whether given all of META or what we give it.
+    meta = {"REMOTE_ADDR": "192.0.2.200", "SERVER_NAME": "x"}
+    if chain is not None:
+        meta["HTTP_X_FORWARDED_FOR"] = chain
+    if other:
+        meta[other] = "198.51.100.9"
+    request = RequestFactory().get("/", **meta)
+    with override_settings(CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR", TRUSTED_PROXY_COUNT=proxies):
+        found = rate_limits._address(request)
+    engine = IpWare(precedence=("HTTP_X_FORWARDED_FOR",), proxy_count=proxies - 1)
+    expected, _trusted = engine.get_client_ip(request.META, strict=False)
+    assert found == (str(expected) if expected is not None else "192.0.2.200")
