@@ -1,6 +1,7 @@
 """HTTP caching of API responses: validators and Cache-Control for clients and proxies, and a
 cached copy of whole list pages (shared, and per process) between two content changes."""
 
+import functools
 import hashlib
 
 from django.conf import settings
@@ -43,17 +44,26 @@ class CacheableMixin:
         return cacheable(request, response, private=self.private)
 
 
-def _keep_only(request: HttpRequest, *, names: set[str]) -> None:
+def _keep_only(request: HttpRequest, *, names: frozenset[str]) -> None:
     """Leave the request only its known query parameters, sorted, each with the one value the
     view reads (the last, as QueryDict.get) and none empty (an empty one means absent). A
     `?utm_source=...` or a cache buster then neither makes a new cache entry nor travels into
     the stored page's links, which every later client is given."""
-    kept = QueryDict(mutable=True)
+    request.META["QUERY_STRING"], request.GET = _kept(request.META.get("QUERY_STRING", ""), names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _kept(query: str, names: frozenset[str]) -> tuple[str, QueryDict]:
+    """(query string, its QueryDict) of what `query` keeps: most requests ask for a page some
+    client asked for before, so each is parsed once per process. The QueryDict is immutable,
+    so requests can share it."""
+    # WSGI hands the query string over as Latin-1 text; Django reads it as bytes, as here.
+    given, kept = QueryDict(query.encode("iso-8859-1")), QueryDict(mutable=True)
     for name in sorted(names):
-        if value := request.GET.get(name):
+        if value := given.get(name):
             kept[name] = value
-    request.GET = kept
-    request.META["QUERY_STRING"] = kept.urlencode()
+    text = kept.urlencode()
+    return text, QueryDict(text)
 
 
 def _page_key(request: HttpRequest) -> str:
@@ -77,14 +87,16 @@ class CachedListMixin:
     # The throttles' waits, counted on the way in; None until then (DRF counts them itself).
     throttle_waits: list[float | None] | None = None
 
-    def known_parameters(self) -> set[str]:
+    def known_parameters(self) -> frozenset[str]:
         """What the list reads: its filters and its pagination."""
         pagination = self.pagination_class
-        return {
-            *self.filterset_class.base_filters,
-            pagination.page_query_param,
-            pagination.page_size_query_param,
-        }
+        return frozenset(
+            [
+                *self.filterset_class.base_filters,
+                pagination.page_query_param,
+                pagination.page_size_query_param,
+            ]
+        )
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method in ("GET", "HEAD"):

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from redis.connection import Connection
 
+from digest.models import Paper
 from digest.services import content_version, rate_limits
 from digest.services.moderation import PaperAction, moderate_papers
 from digest.services.sources.fetch import replay
@@ -50,6 +51,17 @@ def test_unknown_query_parameters_share_one_cached_page(
     assert len(redis_cache.keys("api:page:*")) == 1
     # Nor do they travel into the page's links, which every later client is given.
     assert first.json()["next"].endswith("/api/papers/?category=cs.CV&page=2")
+
+
+def test_a_query_written_in_utf8_bytes_reads_as_its_percent_encoded_twin(client, corpus):
+    # A search word with accents, as a browser percent-encodes it and as a client may send
+    # it raw: the same filter, the same page and links (a word of a recorded abstract).
+    word = next(w for p in Paper.objects.all() for w in p.abstract.split() if not w.isascii())
+    raw = client.get(f"/api/papers/?q={word}&utm_source=x")
+    encoded = client.get("/api/papers/", {"q": word})
+    assert raw.status_code == encoded.status_code == 200
+    assert raw.json()["count"] >= 1
+    assert raw.content == encoded.content
 
 
 def test_moderation_makes_cached_lists_stale(
