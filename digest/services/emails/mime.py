@@ -44,14 +44,21 @@ def _stored(name: str, value: str, encoding: str) -> str:
     return forbid_multi_line_headers(name, value, encoding)[1]
 
 
+# Where the compat32 policy may break a header line: whitespace, and its split characters.
+SPLITS = re.compile(r"[ \t,;]")
+
+
 def _folded(name: str, value: str, linesep: str) -> bytes:
-    """One stored header as the generator writes it. A line short enough, of printable ASCII
-    and ending in no space, is written as it is by the policy too: the reader's own headers
-    (To, Message-ID, Date) then cost no trip through `email.header`."""
-    policy_ = _policy(linesep)
-    fits = len(name) + 2 + len(value) <= policy_.max_line_length
-    if fits and value.isascii() and value.isprintable() and not value.endswith(" "):
-        return f"{name}: {value}{linesep}".encode()
+    """One stored header as the generator writes it. For a value of printable ASCII the
+    policy writes a line short enough as it is, and one too long with nowhere to break it
+    (a reader's signed List-Unsubscribe link) alone on a continuation line: the reader's
+    own headers (To, Message-ID, Date, List-Unsubscribe) then cost no trip through
+    `email.header`."""
+    if value.isascii() and value.isprintable() and not value.endswith(" "):
+        if len(name) + 2 + len(value) <= _policy(linesep).max_line_length:
+            return f"{name}: {value}{linesep}".encode()
+        if value and not SPLITS.search(value):
+            return f"{name}: {linesep} {value}{linesep}".encode()
     return _folded_by_policy(name, value, linesep)
 
 
