@@ -22,6 +22,7 @@ from django.template import Context, Template, engines
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 
 from digest.models import Delivery, DeliveryItem, Paper, Subscriber
 from digest.services.emails.mime import OnePassEmail
@@ -232,10 +233,11 @@ def render_block(*, paper: Paper, day: date) -> PaperBlock:
         "url": paper_url(paper.pk),
         "code": primary_code_link(paper),
     }
+    # Rendered markup, written into each digest as it is (safe once, not at every entry).
     return PaperBlock(
         title=context["title"],
-        html=render_html("emails/_paper.html", context),
-        text=render_to_string("emails/_paper.txt", context).strip(),
+        html=mark_safe(render_html("emails/_paper.html", context)),
+        text=mark_safe(render_to_string("emails/_paper.txt", context).strip()),
     )
 
 
@@ -302,10 +304,16 @@ class DigestEntry:
 def _sections(entries: list[DigestEntry]) -> list[tuple[str, list[DigestEntry]]]:
     """(heading, entries) of the digest's sections that have papers, in order."""
     sections = [
-        (str(label), [entry for entry in entries if entry.section == value])
-        for value, label in DeliveryItem.Section.choices
+        (heading, [entry for entry in entries if entry.section == value])
+        for value, heading in _headings(get_language())
     ]
-    return [(label, chosen) for label, chosen in sections if chosen]
+    return [(heading, chosen) for heading, chosen in sections if chosen]
+
+
+@cache
+def _headings(language: str | None) -> tuple[tuple[str, str], ...]:
+    # (section, heading) in `language`: a lazy label costs a translation lookup each time.
+    return tuple((value, str(label)) for value, label in DeliveryItem.Section.choices)
 
 
 # --- Personal parts: each template rendered once with markers, the reader's values filled in
@@ -327,7 +335,8 @@ class Filled:
         out = [self.pieces[0]]
         for (name, escaped), piece in zip(self.slots, self.pieces[1:], strict=True):
             value = values[name]
-            out += [_escaped(value) if escaped else str(value), piece]
+            out.append(_escaped(value) if escaped else str(value))
+            out.append(piece)
         return "".join(out)
 
 
@@ -386,7 +395,7 @@ def _body(
         for number, entry in enumerate(chosen, 1):
             values = {
                 "number": str(number),
-                "block": mark_safe(entry.block.html if kind == "html" else entry.block.text),
+                "block": entry.block.html if kind == "html" else entry.block.text,
                 "why": entry.why,
                 "more_url": entry.more_url,
                 "less_url": entry.less_url,
