@@ -53,9 +53,10 @@ def _resolver(header: str, proxy_count: int) -> IpWare:
     return IpWare(precedence=(header,), leftmost=True, proxy_count=proxy_count, algorithm="modern")
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _forwarded_client(*, header: str, proxies: int, value: str) -> str | None:
-    # A busy client sends the same chain request after request: read once per process.
+    # A busy client sends the same chain request after request: read once per process. At
+    # most 1,024 chains of at most a request header's 8 KiB (gunicorn's limit) are kept.
     address, _trusted = _resolver(header, proxies - 1).get_client_ip({header: value})
     return None if address is None else str(address)
 
@@ -66,7 +67,7 @@ def client_ip(request: HttpRequest) -> str:
     return _bucket(_address(request))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _bucket(raw: str) -> str:
     try:
         address = ipaddress.ip_address(raw)
