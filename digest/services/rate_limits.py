@@ -33,10 +33,10 @@ def _address(request: HttpRequest) -> str:
         # missing: given the header alone, or nothing when no key of META is spelled so, it
         # answers as given all of META, without folding every key of it (django-ipware's
         # adapter, the same engine, spent more than the API's cached hit on that).
-        address = None
+        address, name = None, _spelled(header)
         if isinstance(value, str):
             address = _forwarded_client(header=header, proxies=proxies, value=value)
-        elif any(_spelled(key) == _spelled(header) for key in request.META):
+        elif any(_spelled(key) == name for key in request.META):
             address, _trusted = _resolver(header, proxies - 1).get_client_ip(request.META)
         if address is not None:
             return str(address)
