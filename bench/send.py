@@ -14,8 +14,11 @@ Django for each reader, Django's MIME classes), by as many workers of its own on
 queue. The bare loop sends pre-rendered digests of the same sizes over one connection. Ours and
 the old path take turns about every SEGMENT digests (a whole number of chunks per worker, so
 that no worker idles while another sends a segment's last chunk), each after the bare loop
-sends as many; each ratio compares the same digests. Then the CPU time of composing and
-flattening one digest both ways, in this process.
+sends as many; each ratio compares the same digests. Then a whole day is planned for every
+reader afresh and its digests queued at once, as `send_due_digests` fans a day out, for our
+warm workers: the time to send the whole day, beside the bare loop sending as many of the same
+digests just before.
+Then the CPU time of composing and flattening one digest both ways, in this process.
 
 It works in a database of its own (`digest_bench_send`, created on DATABASE_URL's server and
 dropped at the end; its broker's Redis database is emptied too) holding the recorded corpus
@@ -24,6 +27,7 @@ in one batch, deliveries recorded) is timed apart: it is not sending.
 """
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import smtplib
@@ -212,30 +216,66 @@ def compare(args, port: int, delivery_ids: list[int], messages, received) -> dic
     rounds = max(1, round(SEGMENT / (settings.MAIL_CHUNK_SIZE * args.workers)))
     per_segment = rounds * args.workers
     times = {path: {"seconds": 0.0, "bare": 0.0, "digests": 0} for path in PATHS}
+    sent, at_sink = 0, received.value
+    for path, chunks in warm_up.items():
+        queue_chunks(args.broker, chunks, path=path)
+        sent += sum(map(len, chunks))
+    wait_sent(sent, received=received, at_sink=at_sink + sent)
+    for turn, first in enumerate(range(0, len(rest), per_segment)):
+        segment = rest[first : first + per_segment]
+        size, path = sum(map(len, segment)), list(PATHS)[turn % len(PATHS)]
+        times[path]["bare"] += bare_loop(port, messages, size)
+        times[path]["seconds"] += send_timed(args.broker, segment, received=received, path=path)
+        times[path]["digests"] += size
+    return times
+
+
+def send_timed(broker: str, chunks: list[list[int]], *, received, path: str) -> float:
+    """Seconds from the first chunk queued to the last of their digests recorded as sent."""
+    from digest.models import Delivery
+
+    size = sum(map(len, chunks))
+    already = Delivery.objects.filter(state=Delivery.State.SENT).count()
+    at_sink = received.value + size
+    started = time.perf_counter()
+    queue_chunks(broker, chunks, path=path)
+    wait_sent(already + size, received=received, at_sink=at_sink)
+    return time.perf_counter() - started
+
+
+def whole_day(args, port: int, received, *, subscriber_ids: list[int]) -> dict:
+    """A day's every digest queued at once, as `send_due_digests` fans them out, and sent by
+    our warm workers: the time from the first chunk queued to the last digest recorded, beside
+    the bare loop sending as many of the day's own digests just before. The digests so far
+    are deleted first: a paper is mailed to a reader once, and on the recorded corpus (no new
+    papers) the days after the first would hold fewer papers than a real day's."""
+    from django.conf import settings
+
+    from digest.models import Delivery
+    from digest.services.batching import batched
+    from digest.services.delivery import plan
+
+    Delivery.objects.all().delete()
+    delivery_ids = plan(day=args.day + timedelta(days=2), subscriber_ids=subscriber_ids)
+    messages = pre_render(delivery_ids)
+    chunks = list(batched(delivery_ids, settings.MAIL_CHUNK_SIZE))
+    bare = bare_loop(port, messages, len(delivery_ids))
+    seconds = send_timed(args.broker, chunks, received=received, path="ours")
+    size = sum(map(len, messages)) / len(messages) / 1024
+    return {"seconds": seconds, "bare": bare, "digests": len(delivery_ids), "size": size}
+
+
+@contextlib.contextmanager
+def running_workers(args):
+    """Both paths' Celery workers, stopped on the way out."""
     workers = [start_workers(args.workers, args.broker, path=path) for path in PATHS]
     try:
-        sent, at_sink = 0, received.value
-        for path, chunks in warm_up.items():
-            queue_chunks(args.broker, chunks, path=path)
-            sent += sum(map(len, chunks))
-        wait_sent(sent, received=received, at_sink=at_sink + sent)
-        for turn, first in enumerate(range(0, len(rest), per_segment)):
-            segment = rest[first : first + per_segment]
-            size, path = sum(map(len, segment)), list(PATHS)[turn % len(PATHS)]
-            times[path]["bare"] += bare_loop(port, messages, size)
-            at_sink = received.value + size
-            started = time.perf_counter()
-            queue_chunks(args.broker, segment, path=path)
-            sent += size
-            wait_sent(sent, received=received, at_sink=at_sink)
-            times[path]["seconds"] += time.perf_counter() - started
-            times[path]["digests"] += size
+        yield
     finally:
         for pool in workers:
             pool.terminate()
         for pool in workers:
             pool.wait(60)
-    return times
 
 
 def report(times: dict, *, workers: int, n: int, cpu: dict[str, float]) -> None:
@@ -252,6 +292,15 @@ def report(times: dict, *, workers: int, n: int, cpu: dict[str, float]) -> None:
     print(
         f"CPU per digest composed and flattened, in-process: ours {cpu['ours']:.2f} ms, "
         f"old path {cpu['old']:.2f} ms ({cpu['old'] / cpu['ours']:.1f}x)"
+    )
+
+
+def report_day(day: dict, *, workers: int) -> None:
+    rate, bare = day["digests"] / day["seconds"], day["digests"] / day["bare"]
+    print(
+        f"a whole day, {day['digests']} digests ({day['size']:.1f} KiB on average) queued at "
+        f"once, {workers} workers: sent in {day['seconds']:.1f}s ({rate:.0f}/s); the bare loop "
+        f"{day['bare']:.1f}s ({bare:.0f}/s); ratio {rate / bare:.2f}"
     )
 
 
@@ -285,10 +334,12 @@ def main() -> None:
 
         messages = pre_render(delivery_ids)
         cpu = compose_cpu(delivery_ids)
-        times = compare(args, port, delivery_ids, messages, received)
-        started = time.perf_counter()
-        plan(day=args.day + timedelta(days=1), subscriber_ids=subscriber_ids)
-        next_day = time.perf_counter() - started
+        with running_workers(args):
+            times = compare(args, port, delivery_ids, messages, received)
+            started = time.perf_counter()
+            plan(day=args.day + timedelta(days=1), subscriber_ids=subscriber_ids)
+            next_day = time.perf_counter() - started
+            day = whole_day(args, port, received, subscriber_ids=subscriber_ids)
 
         n = len(delivery_ids)
         size = sum(map(len, messages)) / len(messages) / 1024
@@ -298,8 +349,10 @@ def main() -> None:
             f"planning {n} digests: {planning:.0f}s the first day, "
             f"{next_day:.0f}s the next (interest vectors cached)"
         )
+        report_day(day, workers=args.workers)
         timed = sum(path["digests"] for path in times.values())
-        print(f"the sink received {received.value} messages ({n + timed} expected)")
+        expected = n + timed + 2 * day["digests"]
+        print(f"the sink received {received.value} messages ({expected} expected)")
     finally:
         common.clean_up(None, database=DATABASE, redis=args.broker)
         stop.set()
