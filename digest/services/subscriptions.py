@@ -95,7 +95,9 @@ class Signup:
 
 # RFC 5322's dot-atom: a local part every SMTP relay carries as it is. Django's own check also
 # takes quoted local parts, whose control characters and spaces broke our To header onto new
-# lines, and non-ASCII ones, which need SMTPUTF8 that a relay may not offer.
+# lines, and non-ASCII ones, which need SMTPUTF8 that a relay may not offer. "=?" starts an
+# RFC 2047 encoded word, which Django decodes when it writes the envelope: the mail would go to
+# another address than the one given (and confirmed under another row).
 LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
@@ -103,7 +105,7 @@ def validate_address(email: str) -> None:
     """Raise ValidationError unless `email` is an address we can put in a header and send."""
     validate_email(email)
     local, _, _ = email.rpartition("@")
-    if len(local) > 64 or not LOCAL_PART.fullmatch(local):
+    if len(local) > 64 or not LOCAL_PART.fullmatch(local) or "=?" in local:
         raise ValidationError(
             "Use a plain address: letters, digits and . _ + - before the @, no spaces or quotes.",
             code="invalid",

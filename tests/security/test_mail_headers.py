@@ -30,6 +30,10 @@ HOSTILE_ADDRESSES = [
     "tab\tin@example.com",
     "é@example.com",  # needs SMTPUTF8, which the relay may not offer
     "a\x7f@example.com",
+    # Dot-atoms, but "=?...?=" is an encoded word to Django, which decodes it when it writes
+    # the envelope: the mail would go to abc@example.com, or "victim@example.net"@example.com.
+    "=?utf-8?q?abc?=@example.com",
+    "=?utf-8?q?victim=40example.net?=@example.com",
 ]
 FORM = {"interests": "agents", "delivery_hour": "8", "timezone": "UTC", "digest_size": "3"}
 
