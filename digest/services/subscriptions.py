@@ -105,9 +105,14 @@ def validate_address(email: str) -> None:
     """Raise ValidationError unless `email` is an address we can put in a header and send."""
     validate_email(email)
     local, _, _ = email.rpartition("@")
-    if len(local) > 64 or not LOCAL_PART.fullmatch(local) or "=?" in local:
+    if len(local) > 64 or not LOCAL_PART.fullmatch(local):
         raise ValidationError(
             "Use a plain address: letters, digits and . _ + - before the @, no spaces or quotes.",
+            code="invalid",
+        )
+    if "=?" in local:
+        raise ValidationError(
+            'Mail software reads "=?" before the @ as an encoded name: use another address.',
             code="invalid",
         )
 

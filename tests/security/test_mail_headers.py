@@ -49,6 +49,12 @@ def test_the_signup_form_refuses_addresses_smtp_cannot_carry(address):
     assert not form.is_valid() and "email" in form.errors
 
 
+def test_the_form_says_why_an_encoded_word_is_refused():
+    form = SubscribeForm(data={**FORM, "email": "=?utf-8?q?abc?=@example.com"})
+    assert not form.is_valid()
+    assert '"=?" before the @' in form.errors["email"][0]
+
+
 @pytest.mark.parametrize("address", HOSTILE_ADDRESSES)
 def test_the_signup_service_refuses_them_too(address):
     with pytest.raises(ValidationError):
