@@ -49,7 +49,9 @@ def test_bad_input_is_a_400_that_keeps_the_text(client, papers, reason, message)
     assert not ProblemReport.objects.exists()
 
 
-def test_reports_are_rate_limited_per_client(client, papers, settings, empty_cache):
+def test_reports_are_rate_limited_per_client(
+    client, papers, settings, empty_cache, window_to_spare
+):
     settings.REPORT_RATE = "2/hour"
     for n in range(2):
         assert client.post(REPORT, {"reason": f"report {n}"}).status_code == 302

@@ -129,7 +129,7 @@ def test_a_change_made_in_another_process_shows_within_the_reread_interval(
 
 
 def test_the_throttle_refuses_cached_hits_over_its_rate_on_redis(
-    client, corpus, redis_cache, settings
+    client, corpus, redis_cache, settings, window_to_spare
 ):
     settings.API_THROTTLE_RATE = "3/minute"
     settings.API_CONTENT_VERSION_SECONDS = 60
@@ -147,7 +147,7 @@ def test_the_throttle_refuses_cached_hits_over_its_rate_on_redis(
 
 
 def test_a_high_rate_is_leased_yet_never_exceeded(
-    client, corpus, redis_cache, redis_round_trips, settings
+    client, corpus, redis_cache, redis_round_trips, settings, window_to_spare
 ):
     # 300 a minute: this process takes attempts in leases of up to 300 / 64 = 4.
     settings.API_THROTTLE_RATE = "300/minute"
@@ -202,7 +202,7 @@ def test_first_hits_wait_at_most_a_second_for_their_round_trip(
 
 
 def test_a_client_gets_at_most_one_hit_per_process_beyond_the_rate(
-    client, corpus, redis_cache, settings
+    client, corpus, redis_cache, settings, window_to_spare
 ):
     settings.API_THROTTLE_RATE = "3/minute"
     settings.API_CONTENT_VERSION_SECONDS = 60
@@ -226,7 +226,7 @@ def test_an_uncached_page_costs_the_same_queries_whatever_its_size(client, corpu
     assert counts[0] == counts[1] == counts[2], counts
 
 
-def test_anonymous_clients_are_throttled_per_ip(client, corpus, settings):
+def test_anonymous_clients_are_throttled_per_ip(client, corpus, settings, window_to_spare):
     settings.API_THROTTLE_RATE = "3/minute"
     for _ in range(3):
         assert client.get("/api/papers/").status_code == 200
@@ -238,7 +238,9 @@ def test_anonymous_clients_are_throttled_per_ip(client, corpus, settings):
     assert client.get("/api/papers/", REMOTE_ADDR="192.0.2.7").status_code == 200
 
 
-def test_behind_a_proxy_the_configured_header_names_the_client(client, corpus, settings):
+def test_behind_a_proxy_the_configured_header_names_the_client(
+    client, corpus, settings, window_to_spare
+):
     settings.API_THROTTLE_RATE = "1/minute"
     settings.CLIENT_IP_HEADER, settings.TRUSTED_PROXY_COUNT = "HTTP_X_REAL_IP", 1
     assert client.get("/api/papers/", HTTP_X_REAL_IP="198.51.100.1").status_code == 200

@@ -112,7 +112,7 @@ def test_a_missing_slash_under_the_api_is_a_json_301(client):
     assert response.json()["detail"]
 
 
-def test_the_schemas_429_is_json_not_openapi(client, settings, empty_cache):
+def test_the_schemas_429_is_json_not_openapi(client, settings, empty_cache, window_to_spare):
     settings.API_THROTTLE_RATE = "1/hour"
     assert client.get("/api/schema/").status_code == 200
     refused = client.get("/api/schema/")

@@ -76,7 +76,9 @@ def api(client: Client, i: int, headers: dict[str, str]) -> int:
 
 
 @pytest.fixture(params=["signup", "report", "search", "api"])
-def endpoint(request, settings, paper) -> Callable[[Client, int, dict[str, str]], int]:
+def endpoint(
+    request, settings, paper, window_to_spare
+) -> Callable[[Client, int, dict[str, str]], int]:
     """One rate-limited endpoint, its limit set to LIMIT per client IP."""
     settings.SUBSCRIBE_RATE_LIMIT = LIMIT
     settings.REPORT_RATE = f"{LIMIT}/hour"
@@ -130,7 +132,7 @@ def test_ipv6_clients_count_by_their_64_network(client, settings, endpoint):
     assert endpoint(client, 99, ipv6("1:3", 99)) < 400
 
 
-def test_a_refused_signup_says_when_to_try_again(client, settings):
+def test_a_refused_signup_says_when_to_try_again(client, settings, window_to_spare):
     settings.SUBSCRIBE_RATE_LIMIT = 1
     assert signup(client, 1, {}) < 400
     data = {"email": "again@example.org", "interests": "graph neural networks",
@@ -140,7 +142,7 @@ def test_a_refused_signup_says_when_to_try_again(client, settings):
     assert 0 < int(refused["Retry-After"]) <= settings.SUBSCRIBE_RATE_WINDOW_SECONDS
 
 
-def test_a_refused_search_says_when_to_try_again(client, settings):
+def test_a_refused_search_says_when_to_try_again(client, settings, window_to_spare):
     settings.SEARCH_RATE = "1/minute"
     assert search(client, 1, {}) == 200
     refused = client.get(reverse("search"), {"q": "again"})
