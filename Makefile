@@ -30,14 +30,9 @@ run: install
 	$(PY) manage.py embed_papers
 	bin/serve
 
-# Two processes (pytest-xdist), each test file in one of them: the suite spends much of its
-# time waiting on servers, workers and timeouts. Each process has its own test database and
-# Redis database (tests/conftest.py); PYTEST_WORKERS=0 runs it in this one.
-PYTEST_WORKERS ?= 2
-
 test: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
-		$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The README's two pictures, from the recordings, with the browser tests' headless Chromium.
 screenshots: install-dev

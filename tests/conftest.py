@@ -66,17 +66,9 @@ def _own_vector_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
 
 @pytest.fixture
 def redis_url() -> str:
-    """REDIS_URL, and under pytest-xdist a database of each worker's own below it (gw1 gets
-    14 of 15): tests empty their database."""
     url = os.getenv("REDIS_URL", "redis://127.0.0.1:6379/15")
     parts = urlsplit(url)
     require_service("Redis", parts.hostname, parts.port or 6379)
-    worker = int(os.getenv("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-    if worker:
-        database = int(parts.path.strip("/") or 0) - worker
-        if database < 0:
-            pytest.exit(f"REDIS_URL's database is too low for {worker + 1} test processes", 1)
-        url = parts._replace(path=f"/{database}").geturl()
     return url
 
 
