@@ -23,7 +23,10 @@ CHROMIUM_ARGS = [
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
+# One Chromium per module, not per session: while Playwright's sync API is started, its event
+# loop counts as running in this thread, and a later test that calls an async view through
+# Django's test client (/health/) fails ("cannot use AsyncToSync ... event loop").
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
