@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from digest.models import DeliveryItem, Paper, PaperFeedback, Subscriber
+from digest.services.emails.backends import DOT_ATOM, ENCODED_WORD
 from digest.services.personal_feed import revoke_feed_token
 from digest.services.ranking.digests import forget_interests, record_feedback
 from digest.services.send_times import next_send_at
@@ -93,12 +94,11 @@ class Signup:
 
 # --- Addresses -------------------------------------------------------------------------
 
-# RFC 5322's dot-atom: a local part every SMTP relay carries as it is. Django's own check also
-# takes quoted local parts, whose control characters and spaces broke our To header onto new
-# lines, and non-ASCII ones, which need SMTPUTF8 that a relay may not offer. "=?" starts an
-# RFC 2047 encoded word, which Django decodes when it writes the envelope: the mail would go to
-# another address than the one given (and confirmed under another row).
-LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+# A dot-atom local part only: Django's own check also takes quoted local parts, whose control
+# characters and spaces broke our To header onto new lines, and non-ASCII ones, which need
+# SMTPUTF8 that a relay may not offer. Nor an encoded word, which would be mailed elsewhere
+# (and confirmed under another row).
+LOCAL_PART = re.compile(DOT_ATOM)
 
 
 def validate_address(email: str) -> None:
@@ -110,7 +110,7 @@ def validate_address(email: str) -> None:
             "Use a plain address: letters, digits and . _ + - before the @, no spaces or quotes.",
             code="invalid",
         )
-    if "=?" in local:
+    if ENCODED_WORD in local:
         raise ValidationError(
             'Mail software reads "=?" before the @ as an encoded name: use another address.',
             code="invalid",

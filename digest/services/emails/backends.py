@@ -13,18 +13,23 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend
 from django.core.mail.message import EmailMessage, sanitize_address
 
-# A plain address: a dot-atom local part (RFC 5322 3.2.3, as signup accepts) at a domain of
-# ASCII labels of 1 to 63 letters, digits and hyphens. Django's `sanitize_address` and
-# smtplib's `quoteaddr` parse such an address (about 80 and 18 us) only to write it again as
-# it was: the envelope of every digest is one. "=?" starts an encoded word, which Django
-# decodes: such an address takes Django's way.
+# RFC 5322 3.2.3's dot-atom: a local part every SMTP relay carries as it is (signup accepts
+# no other, subscriptions.validate_address).
 ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+DOT_ATOM = rf"{ATEXT}(?:\.{ATEXT})*"
+# "=?" starts an RFC 2047 encoded word, which Django's `sanitize_address` decodes when it
+# writes the envelope: the mail would go to another address than the one given.
+ENCODED_WORD = "=?"
+# A plain address: a dot-atom local part at a domain of ASCII labels of 1 to 63 letters,
+# digits and hyphens. Django's `sanitize_address` and smtplib's `quoteaddr` parse such an
+# address (about 80 and 18 us) only to write it again as it was: the envelope of every
+# digest is one. One with an encoded word takes Django's way.
 LABEL = r"[A-Za-z0-9-]{1,63}"
-PLAIN_ADDRESS = re.compile(rf"{ATEXT}(?:\.{ATEXT})*@(?:{LABEL}\.)*{LABEL}")
+PLAIN_ADDRESS = re.compile(rf"{DOT_ATOM}@(?:{LABEL}\.)*{LABEL}")
 
 
 def plain(address: object) -> bool:
-    if type(address) is not str or "=?" in address:
+    if type(address) is not str or ENCODED_WORD in address:
         return False
     return PLAIN_ADDRESS.fullmatch(address) is not None
 
