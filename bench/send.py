@@ -216,11 +216,8 @@ def compare(args, port: int, delivery_ids: list[int], messages, received) -> dic
     rounds = max(1, round(SEGMENT / (settings.MAIL_CHUNK_SIZE * args.workers)))
     per_segment = rounds * args.workers
     times = {path: {"seconds": 0.0, "bare": 0.0, "digests": 0} for path in PATHS}
-    sent, at_sink = 0, received.value
     for path, chunks in warm_up.items():
-        queue_chunks(args.broker, chunks, path=path)
-        sent += sum(map(len, chunks))
-    wait_sent(sent, received=received, at_sink=at_sink + sent)
+        send_timed(args.broker, chunks, received=received, path=path)  # not counted
     for turn, first in enumerate(range(0, len(rest), per_segment)):
         segment = rest[first : first + per_segment]
         size, path = sum(map(len, segment)), list(PATHS)[turn % len(PATHS)]
